@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the worker (release) offline: cargo -> wasm-bindgen -> wasm-opt -> esbuild, with the
+# tool binaries installed by scripts/bootstrap.sh. Skips the work when build/ is newer than
+# every source file. Also the `[build] command` of wrangler.toml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+
+if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "${FORCE_BUILD:-}" != "1" ] \
+   && [ -z "$(find src Cargo.toml Cargo.lock -newer build/index.js -print -quit)" ]; then
+  echo "[build] build/ is up to date"
+  exit 0
+fi
+
+export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
+export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
+export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+for bin in "$WASM_BINDGEN_BIN" "$ESBUILD_BIN" "$WASM_OPT_BIN" "$CARGO_BIN/worker-build"; do
+  if [ ! -x "$bin" ]; then
+    echo "[build] missing $bin: run 'npm run bootstrap' (or 'bash scripts/bootstrap.sh') first" >&2
+    exit 1
+  fi
+done
+"$CARGO_BIN/worker-build" --release
+if [ -f build/index_bg.wasm ]; then
+  raw=$(stat -c %s build/index_bg.wasm)
+  gz=$(gzip -9 -c build/index_bg.wasm | wc -c)
+  echo "[build] build/index_bg.wasm: $raw bytes raw, $gz bytes gzip"
+fi

@@ -1,0 +1,235 @@
+//! Settings, parsed and validated from the Worker's vars and secrets at the start of a
+//! request. A missing or weak secret is an error (every request answers 500 with a
+//! clear log line), never an insecure default. Non-secret settings have defaults that
+//! mirror `[vars]` in wrangler.toml.
+
+use crate::crypto::kdf;
+use crate::token::jwt::JwtKey;
+use std::fmt;
+
+/// A value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+/// RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (32 bytes).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Every setting of the service.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub jwt_key: JwtKey,
+    pub jwt_previous: Option<JwtKey>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_ttl: i64,
+    pub refresh_ttl: i64,
+    pub refresh_grace: i64,
+    pub pbkdf2_iterations: u32,
+    pub cors_origins: Vec<String>,
+    pub app_url: String,
+    pub lockout_threshold: u32,
+    pub lockout_window: i64,
+    pub lockout_seconds: i64,
+    pub password_reset_ttl: i64,
+    pub trust_forwarded_for: bool,
+    pub rate_limit_auth: u32,
+    pub rate_limit_anon: u32,
+    pub rate_limit_user: u32,
+    pub rate_limit_period: i64,
+    pub audit_retention_days: i64,
+}
+
+/// Why the settings are unusable. Logged, never sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    MissingSecret(&'static str),
+    WeakSecret(&'static str),
+    Invalid { name: &'static str, reason: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingSecret(n) => write!(
+                f,
+                "secret {n} is not set: run `wrangler secret put {n}` (or add it to .dev.vars locally)"
+            ),
+            ConfigError::WeakSecret(n) => {
+                write!(f, "secret {n} is shorter than {MIN_SECRET_BYTES} bytes: generate one with `openssl rand -base64 48`")
+            }
+            ConfigError::Invalid { name, reason } => write!(f, "setting {name} is invalid: {reason}"),
+        }
+    }
+}
+
+fn int<T: std::str::FromStr + PartialOrd + Copy + fmt::Display>(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => {
+            let v: T = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not an integer"),
+            })?;
+            if v < min || v > max {
+                return Err(ConfigError::Invalid { name, reason: format!("must be between {min} and {max}") });
+            }
+            Ok(v)
+        }
+    }
+}
+
+fn text(get: &dyn Fn(&str) -> Option<String>, name: &'static str, default: &str) -> String {
+    get(name).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+impl Settings {
+    /// Parses every setting through `get` (the Worker env lookup, or a map in tests).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let secret = get("JWT_SECRET").filter(|s| !s.is_empty()).ok_or(ConfigError::MissingSecret("JWT_SECRET"))?;
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::WeakSecret("JWT_SECRET"));
+        }
+        let jwt_previous = match get("JWT_SECRET_PREVIOUS").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(p) if p.len() < MIN_SECRET_BYTES => return Err(ConfigError::WeakSecret("JWT_SECRET_PREVIOUS")),
+            Some(p) => Some(JwtKey::new(p.as_bytes())),
+        };
+        let trust = text(get, "TRUST_FORWARDED_FOR", "false");
+        let trust_forwarded_for = match trust.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                return Err(ConfigError::Invalid { name: "TRUST_FORWARDED_FOR", reason: "must be true or false".into() })
+            }
+        };
+        let cors_origins = text(get, "CORS_ORIGINS", "")
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        let day = 86_400;
+        Ok(Settings {
+            jwt_key: JwtKey::new(secret.as_bytes()),
+            jwt_previous,
+            jwt_issuer: text(get, "JWT_ISSUER", "secure-api"),
+            jwt_audience: text(get, "JWT_AUDIENCE", "secure-api"),
+            access_ttl: int(get, "ACCESS_TOKEN_TTL_SECONDS", 900, 1, day)?,
+            refresh_ttl: int(get, "REFRESH_TOKEN_TTL_SECONDS", 7 * day, 60, 365 * day)?,
+            refresh_grace: int(get, "REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300)?,
+            pbkdf2_iterations: int(get, "PBKDF2_ITERATIONS", kdf::DEFAULT_ITERATIONS, 1_000, kdf::MAX_ITERATIONS)?,
+            cors_origins,
+            app_url: text(get, "APP_URL", "http://localhost:3000").trim_end_matches('/').to_owned(),
+            lockout_threshold: int(get, "LOCKOUT_THRESHOLD", 10, 1, 1_000)?,
+            lockout_window: int(get, "LOCKOUT_WINDOW_SECONDS", 900, 1, 30 * day)?,
+            lockout_seconds: int(get, "LOCKOUT_SECONDS", 900, 1, 30 * day)?,
+            password_reset_ttl: int(get, "PASSWORD_RESET_TTL_SECONDS", 1800, 1, day)?,
+            trust_forwarded_for,
+            rate_limit_auth: int(get, "RATE_LIMIT_AUTH", 5, 1, 1_000_000)?,
+            rate_limit_anon: int(get, "RATE_LIMIT_ANON", 60, 1, 1_000_000)?,
+            rate_limit_user: int(get, "RATE_LIMIT_USER", 1000, 1, 1_000_000)?,
+            rate_limit_period: int(get, "RATE_LIMIT_PERIOD_SECONDS", 60, 1, 3_600)?,
+            audit_retention_days: int(get, "AUDIT_RETENTION_DAYS", 90, 1, 3_650)?,
+        })
+    }
+
+    /// The keys accepted for verifying access tokens: current first, then the previous one.
+    pub fn verify_keys(&self) -> Vec<&JwtKey> {
+        let mut keys = vec![&self.jwt_key];
+        if let Some(p) = &self.jwt_previous {
+            keys.push(p);
+        }
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const GOOD: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD)])).unwrap();
+        assert_eq!(s.access_ttl, 900);
+        assert_eq!(s.refresh_grace, 10);
+        assert_eq!(s.lockout_threshold, 10);
+        assert_eq!(s.lockout_window, 900);
+        assert_eq!(s.lockout_seconds, 900);
+        assert_eq!(s.password_reset_ttl, 1800);
+        assert!(!s.trust_forwarded_for);
+        assert_eq!(s.jwt_issuer, "secure-api");
+        assert_eq!(s.pbkdf2_iterations, 100_000);
+        assert_eq!((s.rate_limit_auth, s.rate_limit_anon, s.rate_limit_user), (5, 60, 1000));
+        assert_eq!(s.audit_retention_days, 90);
+        assert_eq!(s.verify_keys().len(), 1);
+    }
+
+    #[test]
+    fn missing_or_short_secret_is_an_error_not_a_default() {
+        assert_eq!(Settings::from_lookup(&lookup(&[])).unwrap_err(), ConfigError::MissingSecret("JWT_SECRET"));
+        assert_eq!(
+            Settings::from_lookup(&lookup(&[("JWT_SECRET", "short")])).unwrap_err(),
+            ConfigError::WeakSecret("JWT_SECRET")
+        );
+        assert_eq!(
+            Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), ("JWT_SECRET_PREVIOUS", "x")])).unwrap_err(),
+            ConfigError::WeakSecret("JWT_SECRET_PREVIOUS")
+        );
+    }
+
+    #[test]
+    fn overrides_are_parsed_and_bounded() {
+        let s = Settings::from_lookup(&lookup(&[
+            ("JWT_SECRET", GOOD),
+            ("JWT_SECRET_PREVIOUS", "fedcba9876543210fedcba9876543210"),
+            ("CORS_ORIGINS", " https://a.example/ , https://b.example,, "),
+            ("LOCKOUT_THRESHOLD", "3"),
+            ("TRUST_FORWARDED_FOR", "TRUE"),
+        ]))
+        .unwrap();
+        assert_eq!(s.cors_origins, vec!["https://a.example", "https://b.example"]);
+        assert_eq!(s.lockout_threshold, 3);
+        assert!(s.trust_forwarded_for);
+        assert_eq!(s.verify_keys().len(), 2);
+        let too_many = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), ("PBKDF2_ITERATIONS", "100001")]));
+        assert!(matches!(too_many, Err(ConfigError::Invalid { name: "PBKDF2_ITERATIONS", .. })));
+        let junk = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), ("LOCKOUT_SECONDS", "soon")]));
+        assert!(matches!(junk, Err(ConfigError::Invalid { name: "LOCKOUT_SECONDS", .. })));
+    }
+
+    #[test]
+    fn debug_output_never_contains_secrets() {
+        let s = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD)])).unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains(GOOD), "{dbg}");
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret([REDACTED])");
+    }
+}

@@ -1,0 +1,5 @@
+//! Checked domain types: outside strings become these through `parse`.
+pub mod email;
+pub mod password;
+pub mod post;
+pub mod role;

@@ -1,0 +1,115 @@
+//! D1 access with the service's error discipline: numbered binds only, a UNIQUE
+//! violation becomes 409 `conflict`, every other storage failure 503
+//! `service_unavailable` (the SQL text stays in the log line, never in the body).
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result};
+
+/// A bind argument. Integers are sent as JS numbers (exact up to 2^53), never BigInt.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+    Null,
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Text(s)
+    }
+}
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(s: &'a String) -> Self {
+        Arg::Text(s)
+    }
+}
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<u32> for Arg<'_> {
+    fn from(v: u32) -> Self {
+        Arg::Int(i64::from(v))
+    }
+}
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Int(i64::from(v))
+    }
+}
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Arg::Null, Arg::Text)
+    }
+}
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::Null, Arg::Int)
+    }
+}
+
+fn js(arg: &Arg<'_>) -> JsValue {
+    match arg {
+        Arg::Text(s) => JsValue::from_str(s),
+        Arg::Int(i) => JsValue::from_f64(*i as f64),
+        Arg::Null => JsValue::NULL,
+    }
+}
+
+/// Maps a D1 error: UNIQUE → 409, anything else → 503. The cause is kept for the log.
+pub fn storage_error(e: worker::Error) -> ApiError {
+    let text = e.to_string();
+    if text.contains("UNIQUE constraint failed") {
+        ApiError::new(ErrorCode::Conflict).with_cause(text)
+    } else {
+        ApiError::unavailable(format!("D1: {text}"))
+    }
+}
+
+#[derive(Clone)]
+pub struct Db(std::rc::Rc<D1Database>);
+
+impl Db {
+    pub fn new(db: D1Database) -> Self {
+        Db(std::rc::Rc::new(db))
+    }
+
+    /// A prepared statement with its arguments bound (?1, ?2, ...).
+    pub fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<D1PreparedStatement> {
+        let values: Vec<JsValue> = args.iter().map(js).collect();
+        self.0.prepare(sql).bind(&values).map_err(storage_error)
+    }
+
+    pub async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<T>> {
+        self.stmt(sql, args)?.first::<T>(None).await.map_err(storage_error)
+    }
+
+    pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Vec<T>> {
+        let res = self.stmt(sql, args)?.all().await.map_err(storage_error)?;
+        rows(&res)
+    }
+
+    /// Runs a write; returns the number of changed rows.
+    pub async fn run(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<usize> {
+        let res = self.stmt(sql, args)?.run().await.map_err(storage_error)?;
+        Ok(changes(&res))
+    }
+
+    /// Runs statements atomically (one implicit transaction): all or nothing.
+    pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
+        self.0.batch(statements).await.map_err(storage_error)
+    }
+}
+
+/// Rows of a result.
+pub fn rows<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Vec<T>> {
+    res.results::<T>().map_err(|e| ApiError::unavailable(format!("D1 decode: {e}")))
+}
+
+/// Rows changed by a write.
+pub fn changes(res: &D1Result) -> usize {
+    res.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
+}

@@ -1,0 +1,239 @@
+//! The request pipeline: request id, client IP, settings, CORS preflight, routing
+//! (404 / 405), body limits and JSON parsing, the handler, then security headers, CORS,
+//! cookies and one structured log line on every response, errors included.
+
+use super::audit_sink;
+use super::db::Db;
+use super::handlers;
+use super::platform;
+use crate::audit::AuditEvent;
+use crate::config::Settings;
+use crate::error::{ApiError, ErrorCode};
+use crate::web::{client_ip, cors, headers, query, routes};
+use serde::Serialize;
+use worker::{Context, Env, Headers, Request, Response};
+
+/// A successful answer, before the pipeline adds the common headers.
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<String>,
+    pub headers: Vec<(&'static str, String)>,
+    pub cookies: Vec<String>,
+}
+
+impl Reply {
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+        let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
+        Reply { status, body: Some(body), headers: Vec::new(), cookies: Vec::new() }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply { status, body: None, headers: Vec::new(), cookies: Vec::new() }
+    }
+
+    pub fn with_cookie(mut self, cookie: String) -> Reply {
+        self.cookies.push(cookie);
+        self
+    }
+}
+
+/// Everything a handler may use about the current request.
+pub struct Rc<'a> {
+    pub env: &'a Env,
+    pub ctx: &'a Context,
+    pub db: Db,
+    pub settings: Settings,
+    pub request_id: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Headers,
+    pub body: Option<serde_json::Value>,
+    pub now: i64,
+    /// Audit events, written after the response with `wait_until`.
+    pub audit: Vec<AuditEvent>,
+    /// Rate-limit headers to add to the response (set by the throttle step).
+    pub limit_headers: Vec<(&'static str, String)>,
+}
+
+impl Rc<'_> {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+
+    pub fn audit(&mut self, event: AuditEvent) {
+        self.audit.push(event);
+    }
+
+    /// Runs a future after the response is sent; its failure never fails the request.
+    pub fn spawn<F: std::future::Future<Output = ()> + 'static>(&self, f: F) {
+        self.ctx.wait_until(f);
+    }
+}
+
+fn env_lookup(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
+}
+
+pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
+    let request_id = platform::uuid();
+    let method = req.inner().method();
+    let url = req.inner().url();
+    let (path, raw_query) = query::split_url(&url);
+    let path = path.to_owned();
+    let req_headers = req.headers().clone();
+    let get = |n: &str| req_headers.get(n).ok().flatten();
+    let origin = get("Origin");
+    let settings = Settings::from_lookup(&|k| env_lookup(&env, k));
+    let trust_xff = settings.as_ref().map(|s| s.trust_forwarded_for).unwrap_or(false);
+    let ip = client_ip::client_ip(get("CF-Connecting-IP").as_deref(), get("X-Forwarded-For").as_deref(), trust_xff);
+    let cors_allowed: Vec<String> = settings.as_ref().map(|s| s.cors_origins.clone()).unwrap_or_default();
+
+    let mut audit = Vec::new();
+    let mut limit_headers = Vec::new();
+    let outcome: Result<Reply, ApiError> = match settings {
+        Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
+        Ok(settings) => {
+            let db = env.d1("DB").map(Db::new);
+            match db {
+                Err(e) => Err(ApiError::internal(format!("D1 binding DB missing: {e}"))),
+                Ok(db) => {
+                    let mut rc = Rc {
+                        env: &env,
+                        ctx: &ctx,
+                        db,
+                        settings,
+                        request_id: request_id.clone(),
+                        ip: ip.clone(),
+                        user_agent: get("User-Agent").unwrap_or_default(),
+                        method: method.clone(),
+                        path: path.clone(),
+                        query: query::parse(raw_query),
+                        headers: req_headers.clone(),
+                        body: None,
+                        now: platform::now(),
+                        audit: Vec::new(),
+                        limit_headers: Vec::new(),
+                    };
+                    let result = route_and_run(&mut req, &mut rc, origin.as_deref()).await;
+                    audit = std::mem::take(&mut rc.audit);
+                    limit_headers = std::mem::take(&mut rc.limit_headers);
+                    if !audit.is_empty() {
+                        let sink = audit_sink::Sink {
+                            db: rc.db.clone(),
+                            request_id: request_id.clone(),
+                            ip: ip.clone(),
+                            user_agent: rc.user_agent.clone(),
+                            now: rc.now,
+                        };
+                        let events = std::mem::take(&mut audit);
+                        ctx.wait_until(async move { sink.write(events).await });
+                    }
+                    result
+                }
+            }
+        }
+    };
+    drop(audit);
+
+    let (status, body, mut extra, cookies, cause, code) = match outcome {
+        Ok(r) => (r.status, r.body, r.headers, r.cookies, None, None),
+        Err(e) => (e.status(), Some(e.body(&request_id)), e.headers.clone(), Vec::new(), e.cause.clone(), Some(e.code)),
+    };
+    extra.extend(limit_headers);
+    let is_preflight = method == "OPTIONS" && status == 204;
+    if !is_preflight {
+        extra.extend(cors::response_headers(origin.as_deref(), &cors_allowed));
+    }
+    log_line(&request_id, &method, &path, status, &ip, code, cause.as_deref());
+    build_response(status, body, &request_id, extra, cookies)
+}
+
+async fn route_and_run(req: &mut Request, rc: &mut Rc<'_>, origin: Option<&str>) -> Result<Reply, ApiError> {
+    if rc.method == "OPTIONS" {
+        if !routes::is_known_path(&rc.path) {
+            return Err(ApiError::not_found_path(&rc.path));
+        }
+        return match cors::preflight_headers(origin, &rc.settings.cors_origins) {
+            Some(h) => Ok(Reply { status: 204, body: None, headers: h, cookies: Vec::new() }),
+            None => Err(ApiError::new(ErrorCode::Forbidden).with_message("Origin not allowed")),
+        };
+    }
+    let route = routes::resolve(&rc.method, &rc.path).map_err(|e| match e {
+        routes::NoRoute::NotFound => ApiError::not_found_path(&rc.path),
+        routes::NoRoute::MethodNotAllowed(allow) => ApiError::method_not_allowed(&allow),
+    })?;
+    if matches!(rc.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
+        rc.body = read_json_body(req, rc).await?;
+    }
+    handlers::dispatch(route, rc).await
+}
+
+/// Reads a write's body: over 64 KiB → 413; non-empty without a JSON content type → 415;
+/// malformed → 400 `invalid_json`. An empty body is `None` (bodyless POSTs are fine).
+async fn read_json_body(req: &mut Request, rc: &Rc<'_>) -> Result<Option<serde_json::Value>, ApiError> {
+    let declared = rc.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > headers::MAX_BODY_BYTES as u64) {
+        return Err(ApiError::new(ErrorCode::PayloadTooLarge));
+    }
+    let bytes = req.bytes().await.map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?;
+    if bytes.len() > headers::MAX_BODY_BYTES {
+        return Err(ApiError::new(ErrorCode::PayloadTooLarge));
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    let ct = rc.header("Content-Type").unwrap_or_default();
+    if !headers::is_json_content_type(&ct) {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|_| ApiError::new(ErrorCode::InvalidJson))
+}
+
+fn build_response(
+    status: u16,
+    body: Option<String>,
+    request_id: &str,
+    extra: Vec<(&'static str, String)>,
+    cookies: Vec<String>,
+) -> Response {
+    let h = Headers::new();
+    let _ = h.set("X-Request-Id", request_id);
+    for (name, value) in headers::SECURITY_HEADERS {
+        let _ = h.set(name, value);
+    }
+    if body.is_some() {
+        let _ = h.set("Content-Type", "application/json; charset=utf-8");
+    }
+    for (name, value) in extra {
+        let _ = h.set(name, &value);
+    }
+    for c in cookies {
+        let _ = h.append("Set-Cookie", &c);
+    }
+    let resp = match body {
+        Some(b) => Response::builder().with_status(status).with_headers(h).fixed(b.into_bytes()),
+        None => Response::builder().with_status(status).with_headers(h).empty(),
+    };
+    resp
+}
+
+fn log_line(rid: &str, method: &str, path: &str, status: u16, ip: &str, code: Option<ErrorCode>, cause: Option<&str>) {
+    let line = serde_json::json!({
+        "level": if status >= 500 { "error" } else { "info" },
+        "requestId": rid,
+        "method": method,
+        "path": path,
+        "status": status,
+        "ip": ip,
+        "code": code.map(|c| c.as_str()),
+        "cause": cause,
+    });
+    if status >= 500 {
+        worker::console_error!("{}", line);
+    } else {
+        worker::console_log!("{}", line);
+    }
+}

@@ -1,0 +1,1 @@
+//! D1 queries, one module per table group.

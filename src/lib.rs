@@ -1,0 +1,24 @@
+//! secure-api: a hardened authentication, authorization and posts API that runs as
+//! a Cloudflare Worker (Rust compiled to WebAssembly) on D1.
+//!
+//! Decisions are pure; the runtime is a thin shell. Everything that is a function of
+//! values (validation, password hashing formats, tokens, permissions, throttling
+//! arithmetic, header policy, audit redaction, route resolution) lives in plain
+//! modules that are unit-tested on the host. Only [`edge`] (compiled for `wasm32`
+//! only) names the Workers runtime: D1, KV, queues, `wait_until`, clock and RNG.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+pub mod audit;
+pub mod authz;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod dto;
+pub mod error;
+pub mod throttle;
+pub mod time;
+pub mod token;
+pub mod web;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

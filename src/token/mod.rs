@@ -1,0 +1,4 @@
+//! Credential formats: access JWTs, refresh tokens (rotation decisions), API keys.
+pub mod api_key;
+pub mod jwt;
+pub mod refresh;

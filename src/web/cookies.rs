@@ -1,0 +1,54 @@
+//! Session cookies: `__Host-access` (access JWT, every path) and `__Secure-refresh`
+//! (refresh token, only sent to `/api/auth`). The `__Host-`/`__Secure-` prefixes make
+//! browsers refuse them unless `Secure` (and, for `__Host-`, `Path=/` without `Domain`),
+//! so a sibling subdomain cannot plant or shadow them (RFC 6265bis §4.1.3).
+
+pub const ACCESS_COOKIE: &str = "__Host-access";
+pub const REFRESH_COOKIE: &str = "__Secure-refresh";
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn get<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
+    cookie_header.split(';').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k.trim() == name).then(|| v.trim().trim_matches('"')).filter(|v| !v.is_empty())
+    })
+}
+
+pub fn access_cookie(token: &str, max_age: i64) -> String {
+    format!("{ACCESS_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}")
+}
+
+pub fn refresh_cookie(token: &str, max_age: i64) -> String {
+    format!("{REFRESH_COOKIE}={token}; Path=/api/auth; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}")
+}
+
+/// Both cookies expired (logout).
+pub fn clear_cookies() -> [String; 2] {
+    [
+        format!("{ACCESS_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0"),
+        format!("{REFRESH_COOKIE}=; Path=/api/auth; HttpOnly; Secure; SameSite=Strict; Max-Age=0"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cookies_by_exact_name() {
+        let h = "a=1; __Host-access=tok.en.sig; __Secure-refresh=rt_x";
+        assert_eq!(get(h, ACCESS_COOKIE), Some("tok.en.sig"));
+        assert_eq!(get(h, REFRESH_COOKIE), Some("rt_x"));
+        assert_eq!(get(h, "access"), None);
+        assert_eq!(get("__Host-access=", ACCESS_COOKIE), None);
+        assert_eq!(get("", ACCESS_COOKIE), None);
+    }
+
+    #[test]
+    fn attributes_match_the_contract() {
+        assert_eq!(access_cookie("t", 900), "__Host-access=t; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=900");
+        let r = refresh_cookie("r", 604800);
+        assert!(r.contains("Path=/api/auth") && r.contains("SameSite=Strict") && r.contains("Max-Age=604800"));
+        assert!(clear_cookies().iter().all(|c| c.contains("Max-Age=0")));
+    }
+}
