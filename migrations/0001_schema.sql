@@ -52,7 +52,8 @@ CREATE TABLE refresh_tokens (
   family_id   TEXT NOT NULL REFERENCES refresh_families(id) ON DELETE CASCADE,
   created_at  INTEGER NOT NULL,
   expires_at  INTEGER NOT NULL,
-  rotated_at  INTEGER                  -- set once, by the compare-and-set that exchanged it
+  rotated_at  INTEGER,                 -- set once, by the compare-and-set that exchanged it
+  replaced_by TEXT                     -- hash of the successor issued by that compare-and-set
 ) WITHOUT ROWID;
 CREATE INDEX idx_refresh_tokens_family ON refresh_tokens(family_id);
 CREATE INDEX idx_refresh_tokens_expires ON refresh_tokens(expires_at);

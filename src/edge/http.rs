@@ -213,11 +213,10 @@ fn build_response(
     for c in cookies {
         let _ = h.append("Set-Cookie", &c);
     }
-    let resp = match body {
+    match body {
         Some(b) => Response::builder().with_status(status).with_headers(h).fixed(b.into_bytes()),
         None => Response::builder().with_status(status).with_headers(h).empty(),
-    };
-    resp
+    }
 }
 
 fn log_line(rid: &str, method: &str, path: &str, status: u16, ip: &str, code: Option<ErrorCode>, cause: Option<&str>) {

@@ -62,7 +62,9 @@ pub fn record_failure(state: Option<&LockoutState>, policy: &LockoutPolicy, now:
             return *s;
         }
     }
-    let current = state.filter(|s| s.locked_until.is_none() && now.saturating_sub(s.window_start) < policy.window_secs);
+    // A released lock or an expired window means counting starts over.
+    let current = state
+        .filter(|s| s.locked_until.is_none() && now.saturating_sub(s.window_start) < policy.window_secs);
     let (failures, window_start) = match current {
         Some(s) => (s.failures.saturating_add(1), s.window_start),
         None => (1, now),
@@ -70,7 +72,8 @@ pub fn record_failure(state: Option<&LockoutState>, policy: &LockoutPolicy, now:
     if failures >= policy.threshold.max(1) {
         // The lock instant is recorded in `window_start` (the window no longer matters
         // once locked: counting restarts after release); `just_locked` relies on it.
-        return LockoutState { failures, window_start: now, locked_until: Some(now.saturating_add(policy.lock_secs.max(1))) };
+        let locked_until = Some(now.saturating_add(policy.lock_secs.max(1)));
+        return LockoutState { failures, window_start: now, locked_until };
     }
     LockoutState { failures, window_start, locked_until: None }
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs every test: host unit tests, clippy (host and wasm32), the release build, then the
+# black-box suite (tests/api) against real `wrangler dev` servers this script starts on free
+# loopback ports, each with a fresh --persist-to directory and applied migrations, and stops
+# again (by PID) when it exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+
+echo "[test] host unit tests"
+cargo test --lib
+
+echo "[test] clippy: host and wasm32 (unwrap/expect/panic/indexing denied outside tests)"
+cargo clippy --quiet --lib --tests -- -D warnings
+cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
+
+echo "[test] release build"
+bash scripts/build.sh
+
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/secure-api-test.XXXXXX")"
+PIDS=()
+cleanup() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ -d "$RUN_DIR" ]; then
+    # Server-side error lines help explain a failing test (logs never contain secrets).
+    for log in "$RUN_DIR"/*/dev.log; do
+      [ -f "$log" ] || continue
+      echo "[test] error lines from $(basename "$(dirname "$log")") server:" >&2
+      grep -E '"level":"error"|Error|panicked' "$log" | tail -20 >&2 || true
+    done
+  fi
+  for pid in "${PIDS[@]}"; do
+    # Each server runs in its own session (setsid): end its whole process group.
+    kill -- -"$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 -- -"$pid" 2>/dev/null || true
+  done
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_server NAME [--var K:V ...]: exports SECURE_API_<NAME>_URL and SECURE_API_<NAME>_D1.
+start_server() {
+  local name="$1"; shift
+  local dir="$RUN_DIR/$name" port inspector
+  mkdir -p "$dir"
+  port="$(free_port)"; inspector="$(free_port)"
+  npx wrangler d1 migrations apply DB --local --persist-to "$dir/state" >"$dir/migrate.log" 2>&1 \
+    || { cat "$dir/migrate.log"; exit 1; }
+  setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+    --persist-to "$dir/state" --show-interactive-dev-session=false --log-level info "$@" \
+    >"$dir/dev.log" 2>&1 < /dev/null &
+  PIDS+=("$!")
+  local upper; upper="$(echo "$name" | tr '[:lower:]' '[:upper:]')"
+  export "SECURE_API_${upper}_URL=http://127.0.0.1:$port"
+  export "SECURE_API_${upper}_D1=$dir/state"
+  export "SECURE_API_${upper}_LOG=$dir/dev.log"
+  echo "[test] server '$name' on 127.0.0.1:$port"
+}
+
+wait_ready() {
+  local name="$1" upper url
+  upper="$(echo "$name" | tr '[:lower:]' '[:upper:]')"
+  url="$(printenv "SECURE_API_${upper}_URL")"
+  for _ in $(seq 1 120); do
+    if curl -s -o /dev/null "$url/health"; then return 0; fi
+    sleep 0.5
+  done
+  echo "[test] server '$name' did not start; its log:" >&2
+  tail -50 "$RUN_DIR/$name/dev.log" >&2
+  exit 1
+}
+
+# main: contract defaults, except the per-IP auth tier is raised so that many test users
+# can register and log in; the throttling tests use their own server.
+start_server main --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
+# weak: a JWT_SECRET shorter than 32 bytes must make every request a 500, never insecure.
+start_server weak --var JWT_SECRET:too-short-secret
+# short: short windows for expiry, grace and lockout tests.
+start_server short --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000 \
+  --var ACCESS_TOKEN_TTL_SECONDS:2 --var REFRESH_REUSE_GRACE_SECONDS:2 \
+  --var LOCKOUT_THRESHOLD:3 --var LOCKOUT_WINDOW_SECONDS:60 --var LOCKOUT_SECONDS:3 \
+  --var PASSWORD_RESET_TTL_SECONDS:2
+# aux: the only server tests write to directly (fixtures such as legacy hashes); its tests
+# take turns, so no direct write races the server's own.
+start_server aux --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
+for s in main weak short aux; do wait_ready "$s"; done
+
+echo "[test] black-box suite (tests/api) against wrangler dev"
+cargo test --test api -- --test-threads 8
