@@ -93,5 +93,18 @@ start_server short --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000 \
 start_server aux --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
 for s in main weak short aux; do wait_ready "$s"; done
 
+# One admin per server, made the documented way: register through the API, then
+# `npm run admin:promote` against that server's local D1 (before any test traffic).
+export SECURE_API_ADMIN_PASSWORD="Admin-Password-$(node -e 'process.stdout.write(require("crypto").randomBytes(6).toString("hex"))')1"
+for s in main short aux; do
+  upper="$(echo "$s" | tr '[:lower:]' '[:upper:]')"
+  url="$(printenv "SECURE_API_${upper}_URL")"
+  email="admin-$s@example.com"
+  curl -sf -o /dev/null -X POST "$url/api/auth/register" -H 'Content-Type: application/json' \
+    -H 'CF-Connecting-IP: 192.0.2.1' -d "{\"email\":\"$email\",\"password\":\"$SECURE_API_ADMIN_PASSWORD\"}"
+  bash scripts/admin-promote.sh "$email" --persist-to "$(printenv "SECURE_API_${upper}_D1")"
+  export "SECURE_API_${upper}_ADMIN=$email"
+done
+
 echo "[test] black-box suite (tests/api) against wrangler dev"
 cargo test --test api -- --test-threads 8

@@ -45,9 +45,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn string(&mut self, name: &str) -> Option<&'a str> {
-        if self.obj.is_none() {
-            return None;
-        }
+        self.obj?;
         match self.get(name) {
             None => {
                 self.error(name, "is required");
@@ -356,6 +354,52 @@ pub fn user_patch(body: Option<&Value>) -> Result<(Option<Role>, Option<bool>), 
     Ok((role, active))
 }
 
+/// `page` (≥ 1, default 1) and `limit` (1..=100, default 10) from a query string.
+/// Anything else (negative, zero, fractions, junk) is 400 with details.
+pub fn page_params(query: &[(String, String)]) -> Result<(i64, i64), ApiError> {
+    let mut errors = Vec::new();
+    let mut int = |name: &str, default: i64, min: i64, max: i64| -> i64 {
+        match crate::web::query::get(query, name) {
+            None => default,
+            Some(raw) => match raw.trim().parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    errors.push(FieldError::new(name, format!("must be an integer between {min} and {max}")));
+                    default
+                }
+            },
+        }
+    };
+    let page = int("page", 1, 1, 1_000_000);
+    let limit = int("limit", 10, 1, 100);
+    if errors.is_empty() {
+        Ok((page, limit))
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// An optional `true`/`false` query flag.
+pub fn bool_param(query: &[(String, String)], name: &str) -> Result<Option<bool>, ApiError> {
+    match crate::web::query::get(query, name) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::validation(vec![FieldError::new(name, "must be true or false")])),
+    }
+}
+
+/// An optional ISO-8601 instant query parameter, as Unix seconds. A `+` offset sent
+/// unencoded arrives as a space (form encoding) and is read back as `+`.
+pub fn instant_param(query: &[(String, String)], name: &str) -> Result<Option<i64>, ApiError> {
+    match crate::web::query::get(query, name) {
+        None | Some("") => Ok(None),
+        Some(raw) => crate::time::parse_iso8601(&raw.replace(' ', "+"))
+            .map(Some)
+            .ok_or_else(|| ApiError::validation(vec![FieldError::new(name, "must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z")])),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,6 +458,30 @@ mod tests {
                     json!({"name": "", "scopes": ["posts:read"]}), json!({"scopes": ["posts:read"]})] {
             assert!(new_api_key(Some(&bad)).is_err(), "{bad}");
         }
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn pagination_defaults_and_bounds() {
+        assert_eq!(page_params(&q(&[])).ok(), Some((1, 10)));
+        assert_eq!(page_params(&q(&[("page", "3"), ("limit", "100")])).ok(), Some((3, 100)));
+        for (k, v) in [("page", "0"), ("page", "-1"), ("page", "1.5"), ("page", "x"), ("limit", "0"), ("limit", "101"), ("limit", "")] {
+            assert!(page_params(&q(&[(k, v)])).is_err(), "{k}={v}");
+        }
+        let e = page_params(&q(&[("page", "0"), ("limit", "500")])).err().unwrap();
+        assert_eq!(e.details.len(), 2, "both listed");
+    }
+
+    #[test]
+    fn flags_and_instants() {
+        assert_eq!(bool_param(&q(&[("published", "true")]), "published").ok(), Some(Some(true)));
+        assert!(bool_param(&q(&[("published", "1")]), "published").is_err());
+        assert_eq!(instant_param(&q(&[("from", "1970-01-02T00:00:00Z")]), "from").ok(), Some(Some(86_400)));
+        assert_eq!(instant_param(&q(&[("from", "1970-01-02T02:00:00 02:00")]), "from").ok(), Some(Some(86_400)));
+        assert!(instant_param(&q(&[("to", "yesterday")]), "to").is_err());
     }
 
     #[test]

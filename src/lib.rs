@@ -6,6 +6,9 @@
 //! arithmetic, header policy, audit redaction, route resolution) lives in plain
 //! modules that are unit-tested on the host. Only [`edge`] (compiled for `wasm32`
 //! only) names the Workers runtime: D1, KV, queues, `wait_until`, clock and RNG.
+// `ApiError` carries details and headers for the response; it is only built on the cold
+// error path, so its size in `Result` is not worth a heap allocation per error.
+#![allow(clippy::result_large_err)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod audit;

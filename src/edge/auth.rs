@@ -52,10 +52,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn user_id(&self) -> &str {
-        &self.principal.user_id
-    }
-
     /// Session-only operations (logout, password change, API-key management).
     pub fn require_session(&self) -> ApiResult<&str> {
         self.sid
@@ -64,8 +60,11 @@ impl Caller {
     }
 }
 
+/// (loaded at, role → permissions).
+type RoleMap = (i64, Vec<(Role, PermissionSet)>);
+
 thread_local! {
-    static ROLE_CACHE: RefCell<Option<(i64, Vec<(Role, PermissionSet)>)>> = const { RefCell::new(None) };
+    static ROLE_CACHE: RefCell<Option<RoleMap>> = const { RefCell::new(None) };
 }
 
 #[derive(Deserialize)]

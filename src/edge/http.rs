@@ -27,10 +27,6 @@ impl Reply {
         Reply { status, body: Some(body), headers: Vec::new(), cookies: Vec::new() }
     }
 
-    pub fn empty(status: u16) -> Reply {
-        Reply { status, body: None, headers: Vec::new(), cookies: Vec::new() }
-    }
-
     pub fn with_cookie(mut self, cookie: String) -> Reply {
         self.cookies.push(cookie);
         self

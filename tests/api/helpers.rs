@@ -8,6 +8,7 @@ pub struct Server {
     pub url: String,
     pub d1_dir: PathBuf,
     exclusive: bool,
+    name: String,
 }
 
 fn server(name: &str) -> Server {
@@ -15,7 +16,7 @@ fn server(name: &str) -> Server {
     let url = std::env::var(format!("SECURE_API_{upper}_URL"))
         .unwrap_or_else(|_| panic!("SECURE_API_{upper}_URL is not set: run the suite with `npm test`"));
     let d1_dir = PathBuf::from(std::env::var(format!("SECURE_API_{upper}_D1")).unwrap());
-    Server { url, d1_dir, exclusive: false }
+    Server { url, d1_dir, exclusive: false, name: upper }
 }
 
 static AUX: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -234,6 +235,52 @@ impl Server {
         }
     }
 
+}
+
+impl Server {
+    /// The server's bootstrap admin (registered and promoted by scripts/test.sh), logged in.
+    pub fn admin(&self) -> Session {
+        let email = std::env::var(format!("SECURE_API_{}_ADMIN", self.name)).expect("admin bootstrapped by scripts/test.sh");
+        let password = std::env::var("SECURE_API_ADMIN_PASSWORD").unwrap();
+        let r = self.post("/api/auth/login").json(&json!({"email": email, "password": password})).send();
+        r.expect(200);
+        let v = r.json();
+        Session {
+            email,
+            id: v["user"]["id"].as_str().unwrap().to_owned(),
+            access: v["accessToken"].as_str().unwrap().to_owned(),
+            refresh: v["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Sets a user's role or status through the admin API.
+    pub fn admin_patch(&self, user_id: &str, body: &Value) -> Resp {
+        let admin = self.admin();
+        self.req("PATCH", &format!("/api/admin/users/{user_id}")).bearer(&admin.access).json(body).send()
+    }
+
+    /// A fresh user with `role` (set through the admin API), logged in after the change.
+    pub fn user_with_role(&self, tag: &str, role: &str) -> Session {
+        let (email, id) = self.register(tag);
+        if role != "user" {
+            self.admin_patch(&id, &json!({"role": role})).expect(200);
+        }
+        self.login(&email, PASSWORD, id)
+    }
+
+    /// Creates an API key for `s`; returns the creation response body.
+    pub fn api_key(&self, s: &Session, body: &Value) -> Value {
+        let r = self.post("/api/api-keys").bearer(&s.access).json(body).send();
+        r.expect(201);
+        r.json()
+    }
+
+    /// Creates a post as `s`; returns it.
+    pub fn post_as(&self, s: &Session, title: &str, published: bool) -> Value {
+        let r = self.post("/api/posts").bearer(&s.access).json(&json!({"title": title, "body": "Body text", "published": published})).send();
+        r.expect(201);
+        r.json()
+    }
 }
 
 #[derive(Debug, Clone)]
