@@ -88,15 +88,18 @@ start_server short --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000 \
   --var ACCESS_TOKEN_TTL_SECONDS:2 --var REFRESH_REUSE_GRACE_SECONDS:2 \
   --var LOCKOUT_THRESHOLD:3 --var LOCKOUT_WINDOW_SECONDS:60 --var LOCKOUT_SECONDS:3 \
   --var PASSWORD_RESET_TTL_SECONDS:2
+# tight: small rate limits (hour-long windows, so no window boundary falls inside a test).
+start_server tight --var RATE_LIMIT_AUTH:5 --var RATE_LIMIT_ANON:8 --var RATE_LIMIT_USER:6 \
+  --var RATE_LIMIT_PERIOD_SECONDS:3600
 # aux: the only server tests write to directly (fixtures such as legacy hashes); its tests
 # take turns, so no direct write races the server's own.
 start_server aux --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
-for s in main weak short aux; do wait_ready "$s"; done
+for s in main weak short tight aux; do wait_ready "$s"; done
 
 # One admin per server, made the documented way: register through the API, then
 # `npm run admin:promote` against that server's local D1 (before any test traffic).
 export SECURE_API_ADMIN_PASSWORD="Admin-Password-$(node -e 'process.stdout.write(require("crypto").randomBytes(6).toString("hex"))')1"
-for s in main short aux; do
+for s in main short tight aux; do
   upper="$(echo "$s" | tr '[:lower:]' '[:upper:]')"
   url="$(printenv "SECURE_API_${upper}_URL")"
   email="admin-$s@example.com"

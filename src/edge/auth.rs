@@ -8,8 +8,9 @@
 //! admin disable / role change revoke the family) and supplies the current role. The
 //! role → permissions map is cached per isolate for [`ROLE_CACHE_SECS`].
 
-use super::db::{Arg, Db};
+use super::db::{self, Arg, Db};
 use super::http::Rc;
+use super::throttle::{self, CountRow, Hit, Tier};
 use crate::authz::{PermissionSet, Principal};
 use crate::domain::role::{Permission, Role};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -33,12 +34,6 @@ pub enum Via {
     ApiKey,
 }
 
-#[derive(Debug, Clone)]
-pub struct KeyInfo {
-    pub id: String,
-    pub rate_limit: u32,
-}
-
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -48,7 +43,9 @@ pub struct Caller {
     pub via: Via,
     /// The session (refresh family) of an access token.
     pub sid: Option<String>,
-    pub api_key: Option<KeyInfo>,
+    /// This request, counted in the caller's rate-limit bucket (same D1 batch as the
+    /// authentication read).
+    pub hit: Option<Hit>,
 }
 
 impl Caller {
@@ -126,11 +123,6 @@ pub async fn authenticate(rc: &mut Rc<'_>) -> ApiResult<Option<Caller>> {
     Ok(None)
 }
 
-/// Authentication required.
-pub async fn require(rc: &mut Rc<'_>) -> ApiResult<Caller> {
-    authenticate(rc).await?.ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))
-}
-
 /// Cookie-authenticated writes must come from an allowed origin (see `web::csrf`).
 pub fn check_csrf(rc: &Rc<'_>) -> ApiResult<()> {
     if csrf::is_state_changing(&rc.method)
@@ -164,7 +156,21 @@ async fn session_from_jwt(rc: &mut Rc<'_>, token: &str, via: Via) -> ApiResult<C
         jwt::JwtError::Expired => ApiError::new(ErrorCode::TokenExpired).with_message("Access token expired"),
         other => unauthorized("Invalid access token").with_cause(format!("jwt: {other:?}")),
     })?;
-    let row: Option<SessionRow> = rc.db.first(SESSION_SQL, &[Arg::Text(&claims.sid), Arg::Text(&claims.sub)]).await?;
+    // One round trip: the session, and the request counted in the user's bucket (the
+    // counter only moves for a live session, so bad tokens write nothing).
+    let bucket = format!("user:{}", claims.sub);
+    let counter = "INSERT INTO rate_limit_counters (bucket, window_start, count) SELECT ?1, ?2, 1 \
+         WHERE EXISTS (SELECT 1 FROM refresh_families WHERE id = ?3 AND user_id = ?4 AND revoked_at IS NULL) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count";
+    let results = rc
+        .db
+        .batch(vec![
+            rc.db.stmt(SESSION_SQL, &[Arg::Text(&claims.sid), Arg::Text(&claims.sub)])?,
+            rc.db.stmt(counter, &[Arg::Text(&bucket), Arg::Int(throttle::window(rc)), Arg::Text(&claims.sid), Arg::Text(&claims.sub)])?,
+        ])
+        .await?;
+    let row: Option<SessionRow> = results.first().map(db::rows).transpose()?.and_then(|v: Vec<SessionRow>| v.into_iter().next());
+    let count: Option<CountRow> = results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
     let row = row.ok_or_else(|| unauthorized("Session not found"))?;
     if row.revoked_at.is_some() || row.expires_at <= rc.now {
         return Err(unauthorized("Session has ended"));
@@ -180,7 +186,12 @@ async fn session_from_jwt(rc: &mut Rc<'_>, token: &str, via: Via) -> ApiResult<C
         created_at: row.created_at,
         via,
         sid: Some(claims.sid),
-        api_key: None,
+        hit: count.map(|c| Hit {
+            tier: Tier::User,
+            bucket,
+            count: u32::try_from(c.count).unwrap_or(u32::MAX),
+            limit: rc.settings.rate_limit_user,
+        }),
     })
 }
 
@@ -207,7 +218,21 @@ async fn from_api_key(rc: &mut Rc<'_>, key: &str) -> ApiResult<Caller> {
         return Err(unauthorized("Invalid API key"));
     }
     let hash = api_key::hash_key(key);
-    let row: Option<KeyRow> = rc.db.first(KEY_SQL, &[Arg::Text(&hash)]).await?;
+    // One round trip: the key with its owner, and the request counted in the key's bucket
+    // (only for a live key).
+    let bucket = format!("key:{hash}");
+    let counter = "INSERT INTO rate_limit_counters (bucket, window_start, count) SELECT ?1, ?2, 1 \
+         WHERE EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count";
+    let results = rc
+        .db
+        .batch(vec![
+            rc.db.stmt(KEY_SQL, &[Arg::Text(&hash)])?,
+            rc.db.stmt(counter, &[Arg::Text(&bucket), Arg::Int(throttle::window(rc)), Arg::Text(&hash), Arg::Int(rc.now)])?,
+        ])
+        .await?;
+    let row: Option<KeyRow> = results.first().map(db::rows).transpose()?.and_then(|v: Vec<KeyRow>| v.into_iter().next());
+    let count: Option<CountRow> = results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
     let row = row.ok_or_else(|| unauthorized("Invalid API key"))?;
     if row.revoked_at.is_some() {
         return Err(unauthorized("API key has been revoked"));
@@ -238,6 +263,11 @@ async fn from_api_key(rc: &mut Rc<'_>, key: &str) -> ApiResult<Caller> {
         created_at: row.created_at,
         via: Via::ApiKey,
         sid: None,
-        api_key: Some(KeyInfo { id: row.id, rate_limit: u32::try_from(row.rate_limit).unwrap_or(1) }),
+        hit: count.map(|c| Hit {
+            tier: Tier::ApiKey,
+            bucket,
+            count: u32::try_from(c.count).unwrap_or(u32::MAX),
+            limit: u32::try_from(row.rate_limit).unwrap_or(1),
+        }),
     })
 }

@@ -8,7 +8,7 @@ mod db;
 mod handlers;
 mod http;
 mod platform;
-mod repo;
+mod throttle;
 
 use worker::{event, Context, Env, Request, Response};
 

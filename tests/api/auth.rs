@@ -250,7 +250,7 @@ fn a_rotation_chain_of_50_works_and_each_step_retires_the_previous_token() {
         assert_eq!(sid_of(access), sid_of(&u.access), "same session");
         token = next;
     }
-    me(&s, &refresh_req(&s, &token).json()["accessToken"].as_str().unwrap().to_owned()).expect(200);
+    me(&s, refresh_req(&s, &token).json()["accessToken"].as_str().unwrap()).expect(200);
     let stored: i64 = s.d1().query_row(
         "SELECT count(*) FROM refresh_tokens WHERE token_hash = ?1", [secure_api::token::refresh::hash_token(&token)], |r| r.get(0)).unwrap();
     assert_eq!(stored, 1, "tokens are stored by hash only");

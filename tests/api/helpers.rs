@@ -19,6 +19,11 @@ fn server(name: &str) -> Server {
     Server { url, d1_dir, exclusive: false, name: upper }
 }
 
+/// Small rate limits: auth 5, anonymous 8, user 6 per hour-long window.
+pub fn tight() -> Server {
+    server("tight")
+}
+
 static AUX: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The aux server, held exclusively by the calling test (for direct D1 writes).

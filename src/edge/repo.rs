@@ -1,1 +1,0 @@
-//! D1 queries, one module per table group.
