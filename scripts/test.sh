@@ -93,7 +93,7 @@ start_server tight --var RATE_LIMIT_AUTH:5 --var RATE_LIMIT_ANON:8 --var RATE_LI
   --var RATE_LIMIT_PERIOD_SECONDS:3600
 # aux: the only server tests write to directly (fixtures such as legacy hashes); its tests
 # take turns, so no direct write races the server's own.
-start_server aux --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
+start_server aux --test-scheduled --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
 for s in main weak short tight aux; do wait_ready "$s"; done
 
 # One admin per server, made the documented way: register through the API, then

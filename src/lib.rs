@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod domain;
 pub mod dto;
 pub mod error;
+pub mod maintenance;
 pub mod throttle;
 pub mod time;
 pub mod token;

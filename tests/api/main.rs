@@ -9,4 +9,5 @@ mod helpers;
 mod auth;
 mod authz;
 mod foundation;
+mod reset;
 mod throttle;

@@ -8,8 +8,9 @@
 
 mod admin;
 mod api_keys;
-mod auth;
+pub(crate) mod auth;
 mod posts;
+mod reset;
 
 use super::auth as authn;
 use super::http::{Rc, Reply};
@@ -25,7 +26,8 @@ pub async fn dispatch(route: Route, rc: &mut Rc<'_>) -> Result<Reply, ApiError> 
             return match route {
                 Route::Register => auth::register(rc).await,
                 Route::Login => auth::login(rc).await,
-                _ => Err(ApiError::not_found_path(&rc.path)),
+                Route::ResetRequest => reset::request(rc).await,
+                _ => reset::confirm(rc).await,
             };
         }
         Route::Refresh => {
