@@ -1,0 +1,157 @@
+// Baseline for the benchmark: a minimal plain-JavaScript worker that does only the storage
+// and crypto work each benchmarked scenario of secure-api needs (the same D1 statements,
+// WebCrypto PBKDF2 / HMAC-SHA256 / SHA-256, the same rate-limit binding calls), with no
+// validation, error model, headers policy or audit redaction beyond that. It runs on the
+// same local runtime against a copy of the same seeded D1, so the CPU ratio
+// secure-api / baseline measures our overhead. Not a product: no input checks at all.
+
+const enc = new TextEncoder();
+let hmacKey;
+
+async function key(env) {
+  if (!hmacKey) {
+    hmacKey = await crypto.subtle.importKey("raw", enc.encode(env.JWT_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  }
+  return hmacKey;
+}
+
+const b64u = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+const sha256hex = async (s) => hex(await crypto.subtle.digest("SHA-256", enc.encode(s)));
+const json = (v, status = 200) => new Response(JSON.stringify(v), { status, headers: { "Content-Type": "application/json" } });
+const now = () => Math.floor(Date.now() / 1000);
+const COUNTER = "INSERT INTO rate_limit_counters (bucket, window_start, count) VALUES (?1, ?2, 1) ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count";
+const windowStart = (t) => t - (t % 60);
+
+async function signJwt(env, claims) {
+  const head = b64u(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT", kid: "baseline" })));
+  const body = b64u(enc.encode(JSON.stringify(claims)));
+  const sig = await crypto.subtle.sign("HMAC", await key(env), enc.encode(`${head}.${body}`));
+  return `${head}.${body}.${b64u(sig)}`;
+}
+
+async function verifyJwt(env, token) {
+  const [h, p, s] = token.split(".");
+  const ok = await crypto.subtle.verify("HMAC", await key(env), unb64u(s), enc.encode(`${h}.${p}`));
+  if (!ok) return null;
+  const claims = JSON.parse(new TextDecoder().decode(unb64u(p)));
+  return claims.exp > now() ? claims : null;
+}
+
+function audit(env, ctx, action, userId) {
+  ctx.waitUntil(env.DB.prepare("INSERT INTO audit_logs (id, user_id, action, resource, request_id, metadata, created_at) VALUES (?1, ?2, ?3, 'bench', ?4, '{}', ?5)")
+    .bind(crypto.randomUUID(), userId, action, crypto.randomUUID(), now()).run());
+}
+
+async function me(req, env) {
+  const claims = await verifyJwt(env, (req.headers.get("Authorization") || "").slice(7));
+  if (!claims) return json({ error: "unauthorized" }, 401);
+  const [session] = await env.DB.batch([
+    env.DB.prepare("SELECT u.email, u.role, u.is_active, u.created_at, f.revoked_at, f.expires_at FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND u.id = ?2").bind(claims.sid, claims.sub),
+    env.DB.prepare("INSERT INTO rate_limit_counters (bucket, window_start, count) SELECT ?1, ?2, 1 WHERE EXISTS (SELECT 1 FROM refresh_families WHERE id = ?3 AND user_id = ?4 AND revoked_at IS NULL) ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count")
+      .bind(`user:${claims.sub}`, windowStart(now()), claims.sid, claims.sub),
+  ]);
+  const u = session.results[0];
+  return json({ id: claims.sub, email: u.email, role: u.role, isActive: true, createdAt: new Date(u.created_at * 1000).toISOString() });
+}
+
+async function listPosts(req, env) {
+  const ip = req.headers.get("CF-Connecting-IP") || "unknown";
+  await env.ANON_LIMITER.limit({ key: `anonymous:${ip}` });
+  await env.DB.prepare(COUNTER).bind(`anonymous:${ip}`, windowStart(now())).first();
+  const filter = "(published = 1 OR author_id = ?1 OR ?2 = 1) AND (?3 IS NULL OR published = ?3)";
+  const [count, rows] = await env.DB.batch([
+    env.DB.prepare(`SELECT count(*) AS n FROM posts WHERE ${filter}`).bind("", 0, null),
+    env.DB.prepare(`SELECT id, author_id, title, body, published, created_at, updated_at FROM posts WHERE ${filter} ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5`).bind("", 0, null, 10, 0),
+  ]);
+  const posts = rows.results.map((r) => ({ id: r.id, title: r.title, body: r.body, published: r.published === 1, authorId: r.author_id, createdAt: new Date(r.created_at * 1000).toISOString(), updatedAt: new Date(r.updated_at * 1000).toISOString() }));
+  return json({ posts, page: 1, limit: 10, total: count.results[0].n });
+}
+
+async function createPost(req, env, ctx) {
+  const hash = await sha256hex(req.headers.get("X-API-Key"));
+  const [keys] = await env.DB.batch([
+    env.DB.prepare("SELECT k.id, k.user_id, k.scopes, k.rate_limit, k.expires_at, k.revoked_at, k.last_used_at, u.email, u.role, u.is_active, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1").bind(hash),
+    env.DB.prepare("INSERT INTO rate_limit_counters (bucket, window_start, count) SELECT ?1, ?2, 1 WHERE EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)) ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count")
+      .bind(`key:${hash}`, windowStart(now()), hash, now()),
+  ]);
+  const k = keys.results[0];
+  if (!k) return json({ error: "unauthorized" }, 401);
+  const input = await req.json();
+  const id = crypto.randomUUID();
+  const row = await env.DB.prepare("INSERT INTO posts (id, author_id, title, body, published, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id, author_id, title, body, published, created_at, updated_at")
+    .bind(id, k.user_id, input.title, input.body, input.published ? 1 : 0, now()).first();
+  audit(env, ctx, "post.create", k.user_id);
+  return json({ id: row.id, title: row.title, body: row.body, published: row.published === 1, authorId: row.author_id, createdAt: new Date(row.created_at * 1000).toISOString(), updatedAt: new Date(row.updated_at * 1000).toISOString() }, 201);
+}
+
+async function pbkdf2(password, salt, iterations) {
+  const k = await crypto.subtle.importKey("raw", enc.encode(password), "PBKDF2", false, ["deriveBits"]);
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, k, 256));
+}
+
+async function session(env, ctx, user, t) {
+  const family = crypto.randomUUID();
+  const token = "rt_" + b64u(crypto.getRandomValues(new Uint8Array(32)));
+  await env.DB.batch([
+    env.DB.prepare("DELETE FROM login_lockouts WHERE account_key = ?1").bind(await sha256hex(user.email)),
+    env.DB.prepare("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)").bind(family, user.id, t, t + 604800),
+    env.DB.prepare("INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)").bind(await sha256hex(token), family, t, t + 604800),
+  ]);
+  return { family, token };
+}
+
+async function login(req, env, ctx) {
+  const ip = req.headers.get("CF-Connecting-IP") || "unknown";
+  await env.AUTH_LIMITER.limit({ key: `auth:${ip}` });
+  await env.DB.prepare(COUNTER).bind(`auth:${ip}`, windowStart(now())).first();
+  const { email, password } = await req.json();
+  const [users] = await env.DB.batch([
+    env.DB.prepare("SELECT id, email, password_hash, role, is_active FROM users WHERE email = ?1").bind(email),
+    env.DB.prepare("SELECT failures, window_start, locked_until FROM login_lockouts WHERE account_key = ?1").bind(await sha256hex(email)),
+  ]);
+  const user = users.results[0];
+  const [, , iter, salt, hash] = user.password_hash.split("$");
+  const derived = await pbkdf2(password, unb64u(salt), Number(iter.slice(2)));
+  if (b64u(derived) !== hash) return json({ error: "invalid_credentials" }, 401);
+  const t = now();
+  const s = await session(env, ctx, user, t);
+  const accessToken = await signJwt(env, { sub: user.id, email: user.email, role: user.role, type: "access", sid: s.family, iat: t, exp: t + 900, iss: "secure-api", aud: "secure-api" });
+  audit(env, ctx, "auth.login", user.id);
+  return json({ accessToken, refreshToken: s.token, tokenType: "Bearer", expiresIn: 900, user: { id: user.id, email: user.email, role: user.role } });
+}
+
+async function refresh(req, env, ctx) {
+  const ip = req.headers.get("CF-Connecting-IP") || "unknown";
+  await env.ANON_LIMITER.limit({ key: `anonymous:${ip}` });
+  await env.DB.prepare(COUNTER).bind(`anonymous:${ip}`, windowStart(now())).first();
+  const { refreshToken } = await req.json();
+  const hash = await sha256hex(refreshToken);
+  const row = await env.DB.prepare("SELECT t.family_id, t.expires_at, t.rotated_at, f.user_id, f.expires_at AS family_expires_at, f.revoked_at AS family_revoked_at, u.email, u.role, u.is_active FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id WHERE t.token_hash = ?1").bind(hash).first();
+  if (!row || row.rotated_at !== null) return json({ error: "unauthorized" }, 401);
+  const t = now();
+  const next = "rt_" + b64u(crypto.getRandomValues(new Uint8Array(32)));
+  const nextHash = await sha256hex(next);
+  await env.DB.batch([
+    env.DB.prepare("UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2 WHERE token_hash = ?3 AND rotated_at IS NULL").bind(t, nextHash, hash),
+    env.DB.prepare("INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?5 AND replaced_by = ?1) AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked_at IS NULL AND expires_at > ?3)")
+      .bind(nextHash, row.family_id, t, row.family_expires_at, hash),
+  ]);
+  const accessToken = await signJwt(env, { sub: row.user_id, email: row.email, role: row.role, type: "access", sid: row.family_id, iat: t, exp: t + 900, iss: "secure-api", aud: "secure-api" });
+  audit(env, ctx, "auth.refresh", row.user_id);
+  return json({ accessToken, refreshToken: next, tokenType: "Bearer", expiresIn: 900 });
+}
+
+export default {
+  async fetch(req, env, ctx) {
+    const path = new URL(req.url).pathname;
+    if (path === "/health") return json({ status: "ok" });
+    if (path === "/api/auth/me") return me(req, env);
+    if (path === "/api/posts" && req.method === "GET") return listPosts(req, env);
+    if (path === "/api/posts" && req.method === "POST") return createPost(req, env, ctx);
+    if (path === "/api/auth/login") return login(req, env, ctx);
+    if (path === "/api/auth/refresh") return refresh(req, env, ctx);
+    return json({ error: "not found" }, 404);
+  },
+};

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# CPU-per-request benchmark: secure-api against a minimal JavaScript baseline worker doing the
+# same storage and crypto work (bench/baseline), both on local workerd via `wrangler dev`,
+# measured interleaved in one run. Writes bench/RESULTS.md. Loopback only; bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+bash scripts/build.sh
+cargo build --quiet --release --example loadgen
+LOADGEN="target/release/examples/loadgen"
+
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/secure-api-bench.XXXXXX")"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -- -"$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${PIDS[@]}"; do kill -9 -- -"$pid" 2>/dev/null || true; done
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+secret="$(sed -n 's/^JWT_SECRET="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' .dev.vars)"
+# Contract limits would refuse most benchmark traffic; the counters still run (their cost is
+# part of every request), only the limits are raised.
+LIMITS=(--var RATE_LIMIT_AUTH:1000000 --var RATE_LIMIT_ANON:1000000 --var RATE_LIMIT_USER:1000000)
+
+# start NAME DIR CONFIG ARGS...: wrangler dev in its own process group; sets PORT and GROUP.
+start() {
+  local name="$1" dir="$2" config="$3"; shift 3
+  local port inspector; port="$(free_port)"; inspector="$(free_port)"
+  # The devtools inspector listens on a private port nobody connects to.
+  setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+    --persist-to "$dir" --show-interactive-dev-session=false --log-level error "$@" \
+    >"$RUN_DIR/$name.log" 2>&1 < /dev/null &
+  PIDS+=("$!")
+  for _ in $(seq 1 120); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/health" && { PORT="$port"; GROUP="${PIDS[-1]}"; return 0; }
+    sleep 0.5
+  done
+  echo "[bench] $name did not start:" >&2; tail -30 "$RUN_DIR/$name.log" >&2; exit 1
+}
+workerd_pids() {
+  pgrep -g "$1" -x workerd | paste -sd, -
+}
+
+echo "[bench] seeding secure-api (users, API key, posts) through the API"
+npx wrangler d1 migrations apply DB --local --persist-to "$RUN_DIR/ours" >/dev/null 2>&1
+start ours "$RUN_DIR/ours" wrangler.toml "${LIMITS[@]}"
+ours_port="$PORT"; ours_group="$GROUP"
+"$LOADGEN" seed "http://127.0.0.1:$ours_port" "$RUN_DIR/seed.json"
+sleep 1
+# The baseline serves a copy of the same D1 state (same database id, same file name).
+mkdir -p "$RUN_DIR/base/v3"
+cp -r "$RUN_DIR/ours/v3/d1" "$RUN_DIR/base/v3/d1"
+start base "$RUN_DIR/base" bench/baseline/wrangler.toml --var "JWT_SECRET:$secret"
+base_port="$PORT"; base_group="$GROUP"
+
+raw=$(stat -c %s build/index_bg.wasm); gz=$(gzip -9 -c build/index_bg.wasm | wc -c)
+echo "[bench] measuring (alternating secure-api and baseline, concurrency 1 and 8)"
+"$LOADGEN" run "http://127.0.0.1:$ours_port" "$(workerd_pids "$ours_group")" \
+  "http://127.0.0.1:$base_port" "$(workerd_pids "$base_group")" \
+  "$RUN_DIR/seed.json" "$RUN_DIR/table.md" "$raw" "$gz"
+
+{
+  echo "# Benchmark results"
+  echo
+  echo "CPU time per request of the workerd process that runs each worker (utime + stime from"
+  echo "/proc, read before and after each run), secure-api against a minimal JavaScript worker"
+  echo "doing the same D1 statements and WebCrypto work (bench/baseline/worker.js), measured"
+  echo "interleaved in the same run; the ratio column is secure-api / baseline. Note that local"
+  echo "D1 (SQLite) runs inside the same workerd process, so both columns include the same"
+  echo "storage CPU, which production bills to neither."
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
+  echo "- versions: $(rustc --version), wrangler $(npx wrangler --version 2>/dev/null | tail -1), $(node_modules/.bin/workerd --version 2>/dev/null), node $(node --version)"
+  echo "- command: \`npm run bench\`"
+  echo
+  cat "$RUN_DIR/table.md"
+} > bench/RESULTS.md
+echo "[bench] wrote bench/RESULTS.md"
