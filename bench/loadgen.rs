@@ -120,6 +120,17 @@ impl Scenario {
         }
     }
 
+    fn key(self) -> &'static str {
+        match self {
+            Scenario::Health => "health",
+            Scenario::Me => "me",
+            Scenario::ListPosts => "list",
+            Scenario::CreatePost => "create",
+            Scenario::Login => "login",
+            Scenario::Refresh => "refresh",
+        }
+    }
+
     fn requests(self, concurrency: usize) -> usize {
         let base = match self {
             Scenario::Login => 40,
@@ -253,7 +264,9 @@ fn run(args: &[String]) {
     let (wasm_raw, wasm_gz) = (&args[6], &args[7]);
     let scenarios = [Scenario::Health, Scenario::Me, Scenario::ListPosts, Scenario::CreatePost, Scenario::Login, Scenario::Refresh];
     let mut rows = Vec::new();
-    for scenario in scenarios {
+    // BENCH_SCENARIOS=health,me limits a run to some scenarios (for profiling).
+    let only = std::env::var("BENCH_SCENARIOS").unwrap_or_default();
+    for scenario in scenarios.into_iter().filter(|s| only.is_empty() || only.split(',').any(|k| k == s.key())) {
         for concurrency in [1usize, 8] {
             let mut a = Stats::default();
             let mut b = Stats::default();

@@ -2,6 +2,8 @@
 # CPU-per-request benchmark: secure-api against a minimal JavaScript baseline worker doing the
 # same storage and crypto work (bench/baseline), both on local workerd via `wrangler dev`,
 # measured interleaved in one run. Writes bench/RESULTS.md. Loopback only; bounded.
+# BENCH_SCENARIOS=health,me,list,create,login,refresh limits the run (RESULTS.md is then
+# written to bench/RESULTS.partial.md instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +61,7 @@ cp -r "$RUN_DIR/ours/v3/d1" "$RUN_DIR/base/v3/d1"
 start base "$RUN_DIR/base" bench/baseline/wrangler.toml --var "JWT_SECRET:$secret"
 base_port="$PORT"; base_group="$GROUP"
 
+if [ -n "${BENCH_SCENARIOS:-}" ]; then RESULTS_FILE=bench/RESULTS.partial.md; fi
 raw=$(stat -c %s build/index_bg.wasm); gz=$(gzip -9 -c build/index_bg.wasm | wc -c)
 echo "[bench] measuring (alternating secure-api and baseline, concurrency 1 and 8)"
 "$LOADGEN" run "http://127.0.0.1:$ours_port" "$(workerd_pids "$ours_group")" \
@@ -81,5 +84,5 @@ echo "[bench] measuring (alternating secure-api and baseline, concurrency 1 and 
   echo "- command: \`npm run bench\`"
   echo
   cat "$RUN_DIR/table.md"
-} > bench/RESULTS.md
-echo "[bench] wrote bench/RESULTS.md"
+} > "${RESULTS_FILE:=bench/RESULTS.md}"
+echo "[bench] wrote $RESULTS_FILE"

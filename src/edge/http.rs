@@ -38,7 +38,7 @@ pub struct Rc<'a> {
     pub env: &'a Env,
     pub ctx: &'a Context,
     pub db: Db,
-    pub settings: Settings,
+    pub settings: std::rc::Rc<Settings>,
     pub request_id: String,
     pub ip: String,
     pub user_agent: String,
@@ -73,6 +73,23 @@ fn env_lookup(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
 }
 
+thread_local! {
+    /// Settings parsed and validated by the first request of this isolate. Vars and secrets
+    /// cannot change during an isolate's life (a deploy or `wrangler dev` reload starts new
+    /// isolates), so later requests reuse them. Errors are not cached: they are re-checked
+    /// (and logged) on every request.
+    static SETTINGS: std::cell::RefCell<Option<std::rc::Rc<Settings>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn settings(env: &Env) -> Result<std::rc::Rc<Settings>, crate::config::ConfigError> {
+    if let Some(s) = SETTINGS.with(|c| c.borrow().clone()) {
+        return Ok(s);
+    }
+    let parsed = std::rc::Rc::new(Settings::from_lookup(&|k| env_lookup(env, k))?);
+    SETTINGS.with(|c| *c.borrow_mut() = Some(parsed.clone()));
+    Ok(parsed)
+}
+
 pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     let request_id = platform::uuid();
     let method = req.inner().method();
@@ -82,7 +99,7 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     let req_headers = req.headers().clone();
     let get = |n: &str| req_headers.get(n).ok().flatten();
     let origin = get("Origin");
-    let settings = Settings::from_lookup(&|k| env_lookup(&env, k));
+    let settings = settings(&env);
     let trust_xff = settings.as_ref().map(|s| s.trust_forwarded_for).unwrap_or(false);
     let ip = client_ip::client_ip(get("CF-Connecting-IP").as_deref(), get("X-Forwarded-For").as_deref(), trust_xff);
     let cors_allowed: Vec<String> = settings.as_ref().map(|s| s.cors_origins.clone()).unwrap_or_default();
