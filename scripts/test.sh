@@ -39,6 +39,7 @@ cleanup() {
     kill -9 -- -"$pid" 2>/dev/null || true
   done
   rm -rf "$RUN_DIR"
+  rm -f .wrangler-queue-test.toml
 }
 trap cleanup EXIT
 
@@ -52,8 +53,12 @@ start_server() {
   local dir="$RUN_DIR/$name" port inspector
   mkdir -p "$dir"
   port="$(free_port)"; inspector="$(free_port)"
-  npx wrangler d1 migrations apply DB --local --persist-to "$dir/state" >"$dir/migrate.log" 2>&1 \
-    || { cat "$dir/migrate.log"; exit 1; }
+  if [ "${1:-}" = "--skip-migrations" ]; then
+    shift
+  else
+    npx wrangler d1 migrations apply DB --local --persist-to "$dir/state" >"$dir/migrate.log" 2>&1 \
+      || { cat "$dir/migrate.log"; exit 1; }
+  fi
   setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
     --persist-to "$dir/state" --show-interactive-dev-session=false --log-level info "$@" \
     >"$dir/dev.log" 2>&1 < /dev/null &
@@ -85,16 +90,26 @@ start_server main --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
 start_server weak --var JWT_SECRET:too-short-secret
 # short: short windows for expiry, grace and lockout tests.
 start_server short --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000 \
+  --var JWT_SECRET_PREVIOUS:previous-signing-key-still-accepted-during-rotation \
   --var ACCESS_TOKEN_TTL_SECONDS:2 --var REFRESH_REUSE_GRACE_SECONDS:2 \
   --var LOCKOUT_THRESHOLD:3 --var LOCKOUT_WINDOW_SECONDS:60 --var LOCKOUT_SECONDS:3 \
   --var PASSWORD_RESET_TTL_SECONDS:2
+# nodb: D1 without migrations, so every query fails: storage failures must be clean 503s.
+start_server nodb --skip-migrations
+# queue: the wrangler.toml example for RESET_QUEUE uncommented (a local queue producer).
+# The derived config lives next to wrangler.toml so its relative paths hold.
+QUEUE_CONFIG=".wrangler-queue-test.toml"
+sed -e 's/^# \[\[queues.producers\]\]$/[[queues.producers]]/' -e 's/^# binding = "RESET_QUEUE"$/binding = "RESET_QUEUE"/' \
+    -e 's/^# queue = "secure-api-reset"$/queue = "secure-api-reset"/' wrangler.toml > "$QUEUE_CONFIG"
+grep -q '^binding = "RESET_QUEUE"' "$QUEUE_CONFIG" || { echo "[test] RESET_QUEUE example not found in wrangler.toml" >&2; exit 1; }
+start_server queue -c "$QUEUE_CONFIG"
 # tight: small rate limits (hour-long windows, so no window boundary falls inside a test).
 start_server tight --var RATE_LIMIT_AUTH:5 --var RATE_LIMIT_ANON:8 --var RATE_LIMIT_USER:6 \
   --var RATE_LIMIT_PERIOD_SECONDS:3600
 # aux: the only server tests write to directly (fixtures such as legacy hashes); its tests
 # take turns, so no direct write races the server's own.
 start_server aux --test-scheduled --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
-for s in main weak short tight aux; do wait_ready "$s"; done
+for s in main weak short nodb queue tight aux; do wait_ready "$s"; done
 
 # One admin per server, made the documented way: register through the API, then
 # `npm run admin:promote` against that server's local D1 (before any test traffic).

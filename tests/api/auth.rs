@@ -480,3 +480,22 @@ fn auth_events_are_audited_with_request_ids_and_no_secrets() {
         assert!(!row.contains("rt_") && !row.contains("eyJ"), "audit row leaks a token: {row}");
     }
 }
+
+#[test]
+fn tokens_signed_with_the_previous_secret_stay_valid_during_a_rotation() {
+    let s = short();
+    let u = s.user("rotation");
+    let sid = sid_of(&u.access);
+    let previous = JwtKey::new(PREVIOUS_SECRET.as_bytes());
+    let old = jwt::sign(&claims_for(&u, &sid), &previous);
+    me(&s, &old).expect(200);
+    // A token whose kid names neither key is refused, even if its signature is valid
+    // for the secret it claims.
+    let stranger = JwtKey::new(b"a-third-secret-that-nobody-configured-anywhere");
+    me(&s, &jwt::sign(&claims_for(&u, &sid), &stranger)).expect_error(401, "unauthorized");
+    // Main has no previous secret: the same token is refused there.
+    let m = main();
+    let mu = m.user("rotation-main");
+    let msid = sid_of(&mu.access);
+    me(&m, &jwt::sign(&claims_for(&mu, &msid), &previous)).expect_error(401, "unauthorized");
+}

@@ -188,3 +188,30 @@ fn roles_and_permissions_are_seeded_exactly_per_the_contract() {
         .unwrap();
     assert_eq!(default_role, "'user'");
 }
+
+/// A correctly signed access token for a session that does not exist.
+fn signed_token() -> String {
+    let who = crate::helpers::Session { email: "x@example.com".into(), id: "no-such-user".into(), access: String::new(), refresh: String::new() };
+    let key = secure_api::token::jwt::JwtKey::new(crate::helpers::jwt_secret().as_bytes());
+    secure_api::token::jwt::sign(&crate::helpers::claims_for(&who, "no-such-session"), &key)
+}
+
+#[test]
+fn storage_failures_are_503_without_internals() {
+    let s = crate::helpers::nodb();
+    s.get("/health").send().expect(200);
+    let cases = [
+        s.get("/api/posts").send(),
+        s.post("/api/auth/register").json(&json!({"email": crate::helpers::unique_email("nodb"), "password": crate::helpers::PASSWORD})).send(),
+        s.post("/api/auth/login").json(&json!({"email": "a@b.co", "password": "x"})).send(),
+        s.get("/api/auth/me").bearer(&signed_token()).send(),
+    ];
+    for r in &cases {
+        r.expect_error(503, "service_unavailable");
+        assert_common_headers(r);
+        let lower = r.body.to_lowercase();
+        for leak in ["sql", "d1", "table", "stack", "error:"] {
+            assert!(!lower.contains(leak), "leak {leak:?}: {}", r.body);
+        }
+    }
+}

@@ -19,6 +19,16 @@ fn server(name: &str) -> Server {
     Server { url, d1_dir, exclusive: false, name: upper }
 }
 
+/// RESET_QUEUE bound (a local Cloudflare Queue producer).
+pub fn queue() -> Server {
+    server("queue")
+}
+
+/// A D1 database without the schema: every query fails.
+pub fn nodb() -> Server {
+    server("nodb")
+}
+
 /// Small rate limits: auth 5, anonymous 8, user 6 per hour-long window.
 pub fn tight() -> Server {
     server("tight")
@@ -42,7 +52,8 @@ pub fn main() -> Server {
 pub fn weak() -> Server {
     server("weak")
 }
-/// Short windows: access TTL 2 s, refresh grace 2 s, lockout 3 failures / 3 s, reset TTL 2 s.
+/// Short windows: access TTL 2 s, refresh grace 2 s, lockout 3 failures / 3 s, reset TTL 2 s;
+/// `JWT_SECRET_PREVIOUS` = [`PREVIOUS_SECRET`].
 pub fn short() -> Server {
     server("short")
 }
@@ -69,6 +80,9 @@ pub fn unique_email(tag: &str) -> String {
 }
 
 pub const PASSWORD: &str = "Correct-Horse-9";
+
+/// The `JWT_SECRET_PREVIOUS` of the `short` server (scripts/test.sh).
+pub const PREVIOUS_SECRET: &str = "previous-signing-key-still-accepted-during-rotation";
 
 #[derive(Debug)]
 pub struct Resp {

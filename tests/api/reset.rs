@@ -78,6 +78,27 @@ fn a_token_resets_the_password_once_and_ends_every_session() {
     assert_eq!(plain, 0);
 }
 
+fn delivered_at(s: &Server, email: &str) -> Option<i64> {
+    s.d1().query_row("SELECT delivered_at FROM outbox WHERE recipient = ?1", [email], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn without_a_queue_the_message_waits_in_the_outbox_and_with_one_it_is_sent() {
+    let s = main();
+    let (email, _) = s.register("outbox-only");
+    request(&s, &email).expect(202);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(delivered_at(&s, &email), None, "left for the operator's mailer");
+
+    let q = queue();
+    let (email, _) = q.register("queued");
+    request(&q, &email).expect(202);
+    eventually(5, || delivered_at(&q, &email).map(|_| ()));
+    // The queued message carries a working link.
+    let token = outbox_tokens(&q, &email).remove(0);
+    confirm(&q, &token, "Queued-Reset-1").expect(200);
+}
+
 #[test]
 fn a_newer_request_supersedes_older_tokens() {
     let s = main();
