@@ -104,6 +104,26 @@ impl Db {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Count {
+    n: i64,
+}
+
+/// One page of a listing and the total, in one round trip: `count_sql` must select
+/// `count(*) AS n`; both statements see the same snapshot (a batch is one transaction).
+pub async fn page<T: DeserializeOwned>(
+    db: &Db,
+    count_sql: &str,
+    count_args: &[Arg<'_>],
+    rows_sql: &str,
+    rows_args: &[Arg<'_>],
+) -> ApiResult<(i64, Vec<T>)> {
+    let results = db.batch(vec![db.stmt(count_sql, count_args)?, db.stmt(rows_sql, rows_args)?]).await?;
+    let total = results.first().map(rows::<Count>).transpose()?.and_then(|v| v.first().map(|c| c.n)).unwrap_or(0);
+    let items = results.get(1).map(rows::<T>).transpose()?.unwrap_or_default();
+    Ok((total, items))
+}
+
 /// Rows of a result.
 pub fn rows<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Vec<T>> {
     res.results::<T>().map_err(|e| ApiError::unavailable(format!("D1 decode: {e}")))

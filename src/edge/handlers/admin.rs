@@ -43,37 +43,22 @@ impl UserRow {
     }
 }
 
-#[derive(Deserialize)]
-struct Count {
-    n: i64,
-}
-
-fn total(results: &[worker::D1Result]) -> ApiResult<i64> {
-    Ok(results.first().map(db::rows::<Count>).transpose()?.and_then(|v| v.first().map(|c| c.n)).unwrap_or(0))
-}
-
 /// `GET /api/admin/users?page&limit&email`.
 pub async fn users(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
     require(&caller, Permission::UsersRead)?;
     let (page, limit) = dto::page_params(&rc.query)?;
     let pattern = crate::web::query::get(&rc.query, "email").filter(|e| !e.trim().is_empty()).map(crate::web::query::like_contains);
     let filter = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\')";
-    let results = rc
-        .db
-        .batch(vec![
-            rc.db.stmt(&format!("SELECT count(*) AS n FROM users WHERE {filter}"), &[Arg::from(pattern.as_deref())])?,
-            rc.db.stmt(
-                &format!(
-                    "SELECT id, email, role, is_active, created_at FROM users WHERE {filter} \
-                     ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-                ),
-                &[Arg::from(pattern.as_deref()), Arg::Int(limit), Arg::Int((page - 1) * limit)],
-            )?,
-        ])
-        .await?;
-    let rows: Vec<UserRow> = results.get(1).map(db::rows).transpose()?.unwrap_or_default();
+    let (total, rows): (i64, Vec<UserRow>) = db::page(
+        &rc.db,
+        &format!("SELECT count(*) AS n FROM users WHERE {filter}"),
+        &[Arg::from(pattern.as_deref())],
+        &format!("SELECT id, email, role, is_active, created_at FROM users WHERE {filter} ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"),
+        &[Arg::from(pattern.as_deref()), Arg::Int(limit), Arg::Int((page - 1) * limit)],
+    )
+    .await?;
     let users: Vec<Value> = rows.iter().map(UserRow::to_json).collect();
-    Ok(Reply::json(200, &json!({"users": users, "page": page, "limit": limit, "total": total(&results)?})))
+    Ok(Reply::json(200, &json!({"users": users, "page": page, "limit": limit, "total": total})))
 }
 
 /// `PATCH /api/admin/users/:id` `{role?, isActive?}`.
@@ -163,14 +148,9 @@ pub async fn audit_logs(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
         "SELECT id, user_id, action, resource, resource_id, ip_address, user_agent, request_id, metadata, created_at \
          FROM audit_logs WHERE {filter} ORDER BY created_at DESC, seq DESC LIMIT ?6 OFFSET ?7"
     );
-    let results = rc
-        .db
-        .batch(vec![
-            rc.db.stmt(&format!("SELECT count(*) AS n FROM audit_logs WHERE {filter}"), &args)?,
-            rc.db.stmt(&rows_sql, &[args[0], args[1], args[2], args[3], args[4], Arg::Int(limit), Arg::Int((page - 1) * limit)])?,
-        ])
-        .await?;
-    let rows: Vec<AuditRow> = results.get(1).map(db::rows).transpose()?.unwrap_or_default();
+    let rows_args = [args[0], args[1], args[2], args[3], args[4], Arg::Int(limit), Arg::Int((page - 1) * limit)];
+    let (total, rows): (i64, Vec<AuditRow>) =
+        db::page(&rc.db, &format!("SELECT count(*) AS n FROM audit_logs WHERE {filter}"), &args, &rows_sql, &rows_args).await?;
     let entries: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -188,5 +168,5 @@ pub async fn audit_logs(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
             })
         })
         .collect();
-    Ok(Reply::json(200, &json!({"auditLogs": entries, "page": page, "limit": limit, "total": total(&results)?})))
+    Ok(Reply::json(200, &json!({"auditLogs": entries, "page": page, "limit": limit, "total": total})))
 }

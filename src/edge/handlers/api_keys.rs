@@ -175,22 +175,14 @@ pub async fn all(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
         return Err(ApiError::new(ErrorCode::Forbidden).with_message("Missing permission: api_keys:manage"));
     }
     let (page, limit) = dto::page_params(&rc.query)?;
-    let results = rc
-        .db
-        .batch(vec![
-            rc.db.stmt("SELECT count(*) AS n FROM api_keys", &[])?,
-            rc.db.stmt(
-                &format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"),
-                &[Arg::Int(limit), Arg::Int((page - 1) * limit)],
-            )?,
-        ])
-        .await?;
-    #[derive(Deserialize)]
-    struct Count {
-        n: i64,
-    }
-    let total = results.first().map(db::rows::<Count>).transpose()?.and_then(|v| v.first().map(|c| c.n)).unwrap_or(0);
-    let rows: Vec<KeyRow> = results.get(1).map(db::rows).transpose()?.unwrap_or_default();
+    let (total, rows): (i64, Vec<KeyRow>) = db::page(
+        &rc.db,
+        "SELECT count(*) AS n FROM api_keys",
+        &[],
+        &format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"),
+        &[Arg::Int(limit), Arg::Int((page - 1) * limit)],
+    )
+    .await?;
     let keys: Vec<Value> = rows.iter().map(|r| r.to_json(true)).collect();
     Ok(Reply::json(200, &json!({"apiKeys": keys, "page": page, "limit": limit, "total": total})))
 }

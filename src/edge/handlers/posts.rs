@@ -78,19 +78,8 @@ pub async fn list(rc: &mut Rc<'_>, caller: Option<Caller>) -> ApiResult<Reply> {
     let offset = (page - 1) * limit;
     let count_sql = format!("SELECT count(*) AS n FROM posts WHERE {filter}");
     let rows_sql = format!("SELECT {COLUMNS} FROM posts WHERE {filter} ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5");
-    let results = rc
-        .db
-        .batch(vec![
-            rc.db.stmt(&count_sql, &args)?,
-            rc.db.stmt(&rows_sql, &[args[0], args[1], args[2], Arg::Int(limit), Arg::Int(offset)])?,
-        ])
-        .await?;
-    #[derive(Deserialize)]
-    struct Count {
-        n: i64,
-    }
-    let total = results.first().map(db::rows::<Count>).transpose()?.and_then(|v| v.first().map(|c| c.n)).unwrap_or(0);
-    let posts: Vec<PostRow> = results.get(1).map(db::rows).transpose()?.unwrap_or_default();
+    let rows_args = [args[0], args[1], args[2], Arg::Int(limit), Arg::Int(offset)];
+    let (total, posts): (i64, Vec<PostRow>) = db::page(&rc.db, &count_sql, &args, &rows_sql, &rows_args).await?;
     let posts: Vec<Value> = posts.iter().map(PostRow::to_json).collect();
     Ok(Reply::json(200, &json!({"posts": posts, "page": page, "limit": limit, "total": total})))
 }
