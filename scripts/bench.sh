@@ -19,8 +19,14 @@ cleanup() {
   sleep 1
   for pid in "${PIDS[@]}"; do kill -9 -- -"$pid" 2>/dev/null || true; done
   rm -rf "$RUN_DIR"
+  rm -f .wrangler-bench.toml
 }
 trap cleanup EXIT
+
+# Serve the build made above from a config without `[build]` (no file watcher, so no
+# rebuild-and-reload in the middle of a measurement).
+BENCH_CONFIG=".wrangler-bench.toml"
+sed -e '/^\[build\]$/,/^$/d' wrangler.toml > "$BENCH_CONFIG"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -51,7 +57,7 @@ workerd_pids() {
 
 echo "[bench] seeding secure-api (users, API key, posts) through the API"
 npx wrangler d1 migrations apply DB --local --persist-to "$RUN_DIR/ours" >/dev/null 2>&1
-start ours "$RUN_DIR/ours" wrangler.toml "${LIMITS[@]}"
+start ours "$RUN_DIR/ours" "$BENCH_CONFIG" "${LIMITS[@]}"
 ours_port="$PORT"; ours_group="$GROUP"
 "$LOADGEN" seed "http://127.0.0.1:$ours_port" "$RUN_DIR/seed.json"
 sleep 1

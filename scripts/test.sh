@@ -39,9 +39,17 @@ cleanup() {
     kill -9 -- -"$pid" 2>/dev/null || true
   done
   rm -rf "$RUN_DIR"
-  rm -f .wrangler-queue-test.toml
+  rm -f .wrangler-queue-test.toml .wrangler-test.toml
 }
 trap cleanup EXIT
+
+# The servers run the build made above from a config without `[build]`: with a custom
+# build, `wrangler dev` re-runs it when its file watcher becomes ready and reloads the
+# worker, which can cut requests of a test already running. (Next to wrangler.toml so
+# its relative paths hold.)
+TEST_CONFIG=".wrangler-test.toml"
+sed -e '/^\[build\]$/,/^$/d' wrangler.toml > "$TEST_CONFIG"
+! grep -q '^\[build\]' "$TEST_CONFIG" || { echo "[test] could not derive $TEST_CONFIG" >&2; exit 1; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -59,7 +67,9 @@ start_server() {
     npx wrangler d1 migrations apply DB --local --persist-to "$dir/state" >"$dir/migrate.log" 2>&1 \
       || { cat "$dir/migrate.log"; exit 1; }
   fi
-  setsid npx wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+  local config="$TEST_CONFIG"
+  if [ "${1:-}" = "-c" ]; then config="$2"; shift 2; fi
+  setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
     --persist-to "$dir/state" --show-interactive-dev-session=false --log-level info "$@" \
     >"$dir/dev.log" 2>&1 < /dev/null &
   PIDS+=("$!")
@@ -100,7 +110,7 @@ start_server nodb --skip-migrations
 # The derived config lives next to wrangler.toml so its relative paths hold.
 QUEUE_CONFIG=".wrangler-queue-test.toml"
 sed -e 's/^# \[\[queues.producers\]\]$/[[queues.producers]]/' -e 's/^# binding = "RESET_QUEUE"$/binding = "RESET_QUEUE"/' \
-    -e 's/^# queue = "secure-api-reset"$/queue = "secure-api-reset"/' wrangler.toml > "$QUEUE_CONFIG"
+    -e 's/^# queue = "secure-api-reset"$/queue = "secure-api-reset"/' "$TEST_CONFIG" > "$QUEUE_CONFIG"
 grep -q '^binding = "RESET_QUEUE"' "$QUEUE_CONFIG" || { echo "[test] RESET_QUEUE example not found in wrangler.toml" >&2; exit 1; }
 start_server queue -c "$QUEUE_CONFIG"
 # tight: small rate limits (hour-long windows, so no window boundary falls inside a test).

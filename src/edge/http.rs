@@ -191,10 +191,12 @@ async fn read_json_body(req: &mut Request, rc: &Rc<'_>) -> Result<Option<serde_j
     if declared.is_some_and(|n| n > headers::MAX_BODY_BYTES as u64) {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge));
     }
-    let bytes = req.bytes().await.map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?;
-    if bytes.len() > headers::MAX_BODY_BYTES {
-        return Err(ApiError::new(ErrorCode::PayloadTooLarge));
-    }
+    let bytes = match declared {
+        // The runtime holds a body to its declared length, already checked above.
+        Some(_) => req.bytes().await.map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?,
+        // No Content-Length (chunked): read at most the limit, never the whole upload.
+        None => read_capped(req).await?,
+    };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
@@ -203,6 +205,22 @@ async fn read_json_body(req: &mut Request, rc: &Rc<'_>) -> Result<Option<serde_j
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
     serde_json::from_slice(&bytes).map(Some).map_err(|_| ApiError::new(ErrorCode::InvalidJson))
+}
+
+async fn read_capped(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?;
+        if body.len() + chunk.len() > headers::MAX_BODY_BYTES {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn build_response(
