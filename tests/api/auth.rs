@@ -499,3 +499,20 @@ fn tokens_signed_with_the_previous_secret_stay_valid_during_a_rotation() {
     let msid = sid_of(&mu.access);
     me(&m, &jwt::sign(&claims_for(&mu, &msid), &previous)).expect_error(401, "unauthorized");
 }
+
+#[test]
+fn a_browser_with_an_expired_access_cookie_can_still_log_out() {
+    let s = short();
+    let (email, _) = s.register("expired-logout");
+    let login = login_req(&s, &email, PASSWORD);
+    let jar = cookie_header(&login);
+    let refresh = login.json()["refreshToken"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    s.get("/api/auth/me").header("Cookie", &jar).send().expect_error(401, "token_expired");
+    // Cross-site, the refresh cookie alone is not enough.
+    s.post("/api/auth/logout").header("Cookie", &jar).header("Origin", "https://evil.example").send().expect_error(403, "csrf_rejected");
+    let r = s.post("/api/auth/logout").header("Cookie", &jar).header("Origin", "http://localhost:3000").send();
+    r.expect(200);
+    assert!(r.set_cookies().iter().all(|c| c.contains("Max-Age=0")));
+    refresh_req(&s, &refresh).expect(401);
+}

@@ -18,6 +18,11 @@ use super::throttle::{self, Tier};
 use crate::error::{ApiError, ErrorCode};
 use crate::web::routes::Route;
 
+fn has_refresh_cookie(rc: &Rc<'_>) -> bool {
+    let cookie = rc.header("Cookie").unwrap_or_default();
+    crate::web::cookies::get(&cookie, crate::web::cookies::REFRESH_COOKIE).is_some()
+}
+
 pub async fn dispatch(route: Route, rc: &mut Rc<'_>) -> Result<Reply, ApiError> {
     match route {
         Route::Health => return Ok(Reply::json(200, &serde_json::json!({"status": "ok", "requestId": rc.request_id}))),
@@ -39,6 +44,9 @@ pub async fn dispatch(route: Route, rc: &mut Rc<'_>) -> Result<Reply, ApiError> 
 
     let caller = match authn::authenticate(rc).await {
         Ok(c) => c,
+        // An expired or revoked access token must not keep a browser from logging out:
+        // logout falls back to the refresh cookie (see `auth::logout`).
+        Err(e) if route == Route::Logout && e.status() == 401 && has_refresh_cookie(rc) => None,
         // A failed credential did not authenticate anyone: it counts against the IP.
         Err(e) if e.status() < 500 => {
             throttle::ip_tier(rc, Tier::Anonymous).await?;
