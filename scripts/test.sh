@@ -11,6 +11,9 @@ bash scripts/bootstrap.sh
 echo "[test] host unit tests"
 cargo test --lib
 
+echo "[test] worker entry: exceptions and panics become JSON 500s (node --test)"
+node --test tests/entry/
+
 echo "[test] clippy: host and wasm32 (unwrap/expect/panic/indexing denied outside tests)"
 cargo clippy --quiet --lib --tests -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings

@@ -1,0 +1,45 @@
+// The worker entry (js/entry.mjs) turns any exception of the Rust worker, a panic included,
+// into the contract's JSON 500 with the security headers, and passes everything else through.
+import { register } from "node:module";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+register("./hooks.mjs", import.meta.url);
+const { default: Entry } = await import("../../js/entry.mjs");
+
+const call = (mode) => new Entry({}, { MODE: mode }).fetch(new Request("https://api.example/api/posts?x=1"));
+
+for (const mode of ["panic", "throw"]) {
+  test(`an uncaught ${mode} becomes a JSON 500 with security headers`, async () => {
+    const res = await call(mode);
+    assert.equal(res.status, 500);
+    const body = await res.json();
+    assert.equal(body.code, "internal_error");
+    assert.equal(body.error, "Internal server error");
+    assert.match(body.requestId, /^[0-9a-f-]{36}$/);
+    assert.equal(res.headers.get("X-Request-Id"), body.requestId);
+    assert.match(res.headers.get("Content-Type"), /^application\/json/);
+    for (const [name, value] of [
+      ["Strict-Transport-Security", "max-age=63072000; includeSubDomains"],
+      ["Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"],
+      ["X-Frame-Options", "DENY"],
+      ["X-Content-Type-Options", "nosniff"],
+      ["Referrer-Policy", "no-referrer"],
+      ["Cross-Origin-Opener-Policy", "same-origin"],
+      ["Cross-Origin-Resource-Policy", "same-origin"],
+      ["X-XSS-Protection", "0"],
+      ["Cache-Control", "no-store"],
+    ]) {
+      assert.equal(res.headers.get(name), value, name);
+    }
+    assert.ok(!JSON.stringify(body).includes("D1_ERROR"));
+    assert.ok(!JSON.stringify(body).includes("unreachable"));
+  });
+}
+
+test("normal answers and scheduled events pass through unchanged", async () => {
+  const res = await call("ok");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { status: "ok" });
+  assert.equal(await new Entry({}, {}).scheduled({ cron: "17 * * * *" }), "ran");
+});

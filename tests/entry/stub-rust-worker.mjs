@@ -1,0 +1,17 @@
+// Stands in for build/index.js: behaves as the test asks through env.MODE.
+export default class {
+  constructor(ctx, env) {
+    this.env = env;
+  }
+  async fetch(request) {
+    if (this.env.MODE === "panic") {
+      // What the generated shim rethrows when Rust panics (the wasm instance aborts).
+      throw new WebAssembly.RuntimeError("unreachable executed");
+    }
+    if (this.env.MODE === "throw") throw new Error("D1_ERROR: secret internals");
+    return new Response("{\"status\":\"ok\"}", { status: 200 });
+  }
+  async scheduled() {
+    return "ran";
+  }
+}
