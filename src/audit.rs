@@ -150,7 +150,7 @@ impl AuditEvent {
 
 /// Whether a metadata key names a sensitive value (case-insensitive).
 pub fn is_sensitive_key(key: &str) -> bool {
-    let k = key.to_lowercase();
+    let k = key.to_ascii_lowercase();
     !ALLOWED_KEYS.contains(&k.as_str()) && SENSITIVE_KEY_FRAGMENTS.iter().any(|f| k.contains(f))
 }
 

@@ -69,7 +69,7 @@ pub fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// lower-case column: wildcards in the input are matched literally.
 pub fn like_contains(s: &str) -> String {
     let mut out = String::from("%");
-    for c in s.trim().to_lowercase().chars() {
+    for c in s.trim().to_ascii_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
