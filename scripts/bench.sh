@@ -41,7 +41,7 @@ start() {
   local name="$1" dir="$2" config="$3"; shift 3
   local port inspector; port="$(free_port)"; inspector="$(free_port)"
   # The devtools inspector listens on a private port nobody connects to.
-  setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+  WRANGLER_REGISTRY_PATH="$dir.registry" setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
     --persist-to "$dir" --show-interactive-dev-session=false --log-level error "$@" \
     >"$RUN_DIR/$name.log" 2>&1 < /dev/null &
   PIDS+=("$!")

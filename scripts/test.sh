@@ -72,7 +72,9 @@ start_server() {
   fi
   local config="$TEST_CONFIG"
   if [ "${1:-}" = "-c" ]; then config="$2"; shift 2; fi
-  setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
+  # A dev registry per server: instances sharing one notice each other start and reload
+  # their workers, cutting requests in flight.
+  WRANGLER_REGISTRY_PATH="$dir/registry" setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
     --persist-to "$dir/state" --show-interactive-dev-session=false --log-level info "$@" \
     >"$dir/dev.log" 2>&1 < /dev/null &
   PIDS+=("$!")
@@ -116,13 +118,16 @@ sed -e 's/^# \[\[queues.producers\]\]$/[[queues.producers]]/' -e 's/^# binding =
     -e 's/^# queue = "secure-api-reset"$/queue = "secure-api-reset"/' "$TEST_CONFIG" > "$QUEUE_CONFIG"
 grep -q '^binding = "RESET_QUEUE"' "$QUEUE_CONFIG" || { echo "[test] RESET_QUEUE example not found in wrangler.toml" >&2; exit 1; }
 start_server queue -c "$QUEUE_CONFIG"
+# upload: only the oversized-body test uses it (after such uploads the local dev proxy
+# sometimes restarts the worker, which would cut other tests' requests).
+start_server upload
 # tight: small rate limits (hour-long windows, so no window boundary falls inside a test).
 start_server tight --var RATE_LIMIT_AUTH:5 --var RATE_LIMIT_ANON:8 --var RATE_LIMIT_USER:6 \
   --var RATE_LIMIT_PERIOD_SECONDS:3600
 # aux: the only server tests write to directly (fixtures such as legacy hashes); its tests
 # take turns, so no direct write races the server's own.
 start_server aux --test-scheduled --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
-for s in main weak short nodb queue tight aux; do wait_ready "$s"; done
+for s in main weak short nodb queue upload tight aux; do wait_ready "$s"; done
 
 # One admin per server, made the documented way: register through the API, then
 # `npm run admin:promote` against that server's local D1 (before any test traffic).

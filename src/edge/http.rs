@@ -207,18 +207,27 @@ async fn read_json_body(req: &mut Request, rc: &Rc<'_>) -> Result<Option<serde_j
     serde_json::from_slice(&bytes).map(Some).map_err(|_| ApiError::new(ErrorCode::InvalidJson))
 }
 
+/// Reads a body of unknown length, at most the limit: never the whole of a large upload.
 async fn read_capped(req: &mut Request) -> Result<Vec<u8>, ApiError> {
-    use futures_util::StreamExt;
-    let Ok(mut stream) = req.stream() else {
+    use wasm_bindgen::JsCast;
+    let Some(stream) = req.inner().body() else {
         return Ok(Vec::new());
     };
+    let read_error = |e: wasm_bindgen::JsValue| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e:?}"));
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?;
-        if body.len() + chunk.len() > headers::MAX_BODY_BYTES {
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await.map_err(read_error)?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(read_error)?;
+        if done.as_bool().unwrap_or(true) {
+            break;
+        }
+        let value: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into()).map_err(read_error)?.unchecked_into();
+        if body.len() + value.length() as usize > headers::MAX_BODY_BYTES {
+            let _ = reader.cancel();
             return Err(ApiError::new(ErrorCode::PayloadTooLarge));
         }
-        body.extend_from_slice(&chunk);
+        body.extend_from_slice(&value.to_vec());
     }
     Ok(body)
 }

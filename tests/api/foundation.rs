@@ -72,33 +72,52 @@ fn wrong_method_is_405_with_allow() {
     }
 }
 
-#[test]
-fn body_over_64_kib_is_413() {
-    let big = "x".repeat(70 * 1024);
-    for path in ["/api/auth/register", "/api/posts"] {
-        let r = main().post(path).json(&json!({"email": "a@b.co", "password": big})).send();
-        r.expect_error(413, "payload_too_large");
-        assert_common_headers(&r);
+/// Oversized uploads run on their own server (`upload`): after such a request,
+/// `wrangler dev`'s proxy sometimes restarts the worker, cutting whatever else that server
+/// is serving at the time (a local-tooling effect; the proxy answers those with a plain-text
+/// 503 saying "restarted mid-request"). Here that answer is retried once; any other
+/// answer is asserted as it is.
+fn send_past_dev_restart(make: impl Fn() -> crate::helpers::Req) -> Resp {
+    let r = make().send();
+    if r.status == 503 && r.body.contains("restarted mid-request") {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        return make().send();
     }
+    r
 }
 
 #[test]
-fn a_chunked_body_over_64_kib_is_413_too() {
+fn bodies_over_64_kib_are_413_with_or_without_content_length() {
     use std::io::{Read, Write};
-    let url = main().url;
-    let addr = url.trim_start_matches("http://");
-    let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    write!(sock, "POST /api/posts HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").unwrap();
-    let chunk = "x".repeat(16 * 1024);
-    for _ in 0..6 {
-        if write!(sock, "{:x}\r\n{chunk}\r\n", chunk.len()).is_err() {
-            break; // the server may answer and close before the whole upload
-        }
+    let s = crate::helpers::upload();
+    let big = "x".repeat(70 * 1024);
+    for path in ["/api/auth/register", "/api/posts"] {
+        let r = send_past_dev_restart(|| s.post(path).json(&json!({"email": "a@b.co", "password": big})));
+        r.expect_error(413, "payload_too_large");
+        assert_common_headers(&r);
     }
-    let _ = write!(sock, "0\r\n\r\n");
-    let mut answer = String::new();
-    let _ = sock.read_to_string(&mut answer);
+    // Chunked upload, no Content-Length: refused once past the limit, not buffered whole.
+    let chunked = || -> String {
+        let addr = s.url.trim_start_matches("http://").to_owned();
+        let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        write!(sock, "POST /api/posts HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").unwrap();
+        let chunk = "x".repeat(16 * 1024);
+        for _ in 0..6 {
+            if write!(sock, "{:x}\r\n{chunk}\r\n", chunk.len()).is_err() {
+                break; // the server may answer and close before the whole upload
+            }
+        }
+        let _ = write!(sock, "0\r\n\r\n");
+        let mut answer = String::new();
+        let _ = sock.read_to_string(&mut answer);
+        answer
+    };
+    let mut answer = chunked();
+    if answer.contains("restarted mid-request") {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        answer = chunked();
+    }
     assert!(answer.starts_with("HTTP/1.1 413"), "{}", answer.lines().next().unwrap_or_default());
     assert!(answer.contains("payload_too_large"));
 }

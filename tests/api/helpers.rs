@@ -19,6 +19,11 @@ fn server(name: &str) -> Server {
     Server { url, d1_dir, exclusive: false, name: upper }
 }
 
+/// Only for oversized uploads (see foundation::bodies_over_64_kib_are_413...).
+pub fn upload() -> Server {
+    server("upload")
+}
+
 /// RESET_QUEUE bound (a local Cloudflare Queue producer).
 pub fn queue() -> Server {
     server("queue")
