@@ -43,7 +43,9 @@ fn send(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, String)]
         b = b.header(*k, v);
     }
     let resp = match body {
-        Some(v) => agent.run(b.header("Content-Type", "application/json").body(serde_json::to_vec(v).unwrap()).unwrap()),
+        Some(v) => {
+            agent.run(b.header("Content-Type", "application/json").body(serde_json::to_vec(v).unwrap()).unwrap())
+        }
         None => agent.run(b.body(()).unwrap()),
     };
     match resp {
@@ -62,19 +64,45 @@ fn seed(url: &str, out: &str) {
     let mut users = Vec::new();
     for i in 0..USERS {
         let email = format!("bench-{tag}-{i}@example.com");
-        let r = send(&a, "POST", &format!("{url}/api/auth/register"), &[], Some(&json!({"email": email, "password": PASSWORD})));
+        let r = send(
+            &a,
+            "POST",
+            &format!("{url}/api/auth/register"),
+            &[],
+            Some(&json!({"email": email, "password": PASSWORD})),
+        );
         assert_eq!(r.status, 201, "register: {}", r.body);
-        let r = send(&a, "POST", &format!("{url}/api/auth/login"), &[], Some(&json!({"email": email, "password": PASSWORD})));
+        let r = send(
+            &a,
+            "POST",
+            &format!("{url}/api/auth/login"),
+            &[],
+            Some(&json!({"email": email, "password": PASSWORD})),
+        );
         assert_eq!(r.status, 200, "login: {}", r.body);
         users.push(json!({"email": email, "access": r.body["accessToken"]}));
     }
     let access = users[0]["access"].as_str().unwrap().to_owned();
     let bearer = [("Authorization", format!("Bearer {access}"))];
-    let r = send(&a, "POST", &format!("{url}/api/api-keys"), &bearer, Some(&json!({"name": "bench", "scopes": ["posts:read", "posts:create"], "rateLimit": 100000})));
+    let r = send(
+        &a,
+        "POST",
+        &format!("{url}/api/api-keys"),
+        &bearer,
+        Some(&json!({"name": "bench", "scopes": ["posts:read", "posts:create"], "rateLimit": 100000})),
+    );
     assert_eq!(r.status, 201, "api key: {}", r.body);
     let key = r.body["key"].clone();
     for i in 0..20 {
-        let r = send(&a, "POST", &format!("{url}/api/posts"), &bearer, Some(&json!({"title": format!("Post {i}"), "body": "Seeded by the benchmark. ".repeat(8), "published": true})));
+        let r = send(
+            &a,
+            "POST",
+            &format!("{url}/api/posts"),
+            &bearer,
+            Some(
+                &json!({"title": format!("Post {i}"), "body": "Seeded by the benchmark. ".repeat(8), "published": true}),
+            ),
+        );
         assert_eq!(r.status, 201, "post: {}", r.body);
     }
     std::fs::write(out, serde_json::to_string_pretty(&json!({"users": users, "apiKey": key})).unwrap()).unwrap();
@@ -88,7 +116,8 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
             let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
             let f: Vec<&str> = after.split_whitespace().collect();
             // Fields after the command: state is index 0, utime is field 14 overall (index 11 here).
-            f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
         })
         .sum()
 }
@@ -137,7 +166,11 @@ impl Scenario {
             Scenario::CreatePost | Scenario::Refresh => 200,
             _ => 400,
         };
-        if concurrency > 1 { base * 2 } else { base }
+        if concurrency > 1 {
+            base * 2
+        } else {
+            base
+        }
     }
 }
 
@@ -189,7 +222,13 @@ fn run_one(url: &str, pids: &[u32], seed: &Value, scenario: Scenario, concurrenc
         (0..concurrency)
             .map(|i| {
                 let (email, _) = &users[i % users.len()];
-                let r = send(&a, "POST", &format!("{url}/api/auth/login"), &[], Some(&json!({"email": email, "password": PASSWORD})));
+                let r = send(
+                    &a,
+                    "POST",
+                    &format!("{url}/api/auth/login"),
+                    &[],
+                    Some(&json!({"email": email, "password": PASSWORD})),
+                );
                 r.body["refreshToken"].as_str().unwrap_or_default().to_owned()
             })
             .collect()
@@ -216,7 +255,13 @@ fn run_one(url: &str, pids: &[u32], seed: &Value, scenario: Scenario, concurrenc
                     let t0 = Instant::now();
                     let r = match scenario {
                         Scenario::Health => send(&a, "GET", &format!("{url}/health"), &[], None),
-                        Scenario::Me => send(&a, "GET", &format!("{url}/api/auth/me"), &[("Authorization", format!("Bearer {access}"))], None),
+                        Scenario::Me => send(
+                            &a,
+                            "GET",
+                            &format!("{url}/api/auth/me"),
+                            &[("Authorization", format!("Bearer {access}"))],
+                            None,
+                        ),
                         Scenario::ListPosts => send(&a, "GET", &format!("{url}/api/posts?page=1&limit=10"), &[], None),
                         Scenario::CreatePost => send(
                             &a,
@@ -225,9 +270,21 @@ fn run_one(url: &str, pids: &[u32], seed: &Value, scenario: Scenario, concurrenc
                             &[("X-API-Key", key.clone())],
                             Some(&json!({"title": "Benchmark post", "body": "Created under load.", "published": true})),
                         ),
-                        Scenario::Login => send(&a, "POST", &format!("{url}/api/auth/login"), &[], Some(&json!({"email": email, "password": PASSWORD}))),
+                        Scenario::Login => send(
+                            &a,
+                            "POST",
+                            &format!("{url}/api/auth/login"),
+                            &[],
+                            Some(&json!({"email": email, "password": PASSWORD})),
+                        ),
                         Scenario::Refresh => {
-                            let r = send(&a, "POST", &format!("{url}/api/auth/refresh"), &[], Some(&json!({"refreshToken": refresh})));
+                            let r = send(
+                                &a,
+                                "POST",
+                                &format!("{url}/api/auth/refresh"),
+                                &[],
+                                Some(&json!({"refreshToken": refresh})),
+                            );
                             if let Some(next) = r.body["refreshToken"].as_str() {
                                 refresh = next.to_owned();
                             }
@@ -262,7 +319,8 @@ fn run(args: &[String]) {
     let seed: Value = serde_json::from_str(&std::fs::read_to_string(&args[4]).unwrap()).unwrap();
     let out = &args[5];
     let (wasm_raw, wasm_gz) = (&args[6], &args[7]);
-    let scenarios = [Scenario::Health, Scenario::Me, Scenario::ListPosts, Scenario::CreatePost, Scenario::Login, Scenario::Refresh];
+    let scenarios =
+        [Scenario::Health, Scenario::Me, Scenario::ListPosts, Scenario::CreatePost, Scenario::Login, Scenario::Refresh];
     let mut rows = Vec::new();
     // BENCH_SCENARIOS=health,me limits a run to some scenarios (for profiling).
     let only = std::env::var("BENCH_SCENARIOS").unwrap_or_default();
@@ -305,9 +363,7 @@ fn run(args: &[String]) {
             ));
         }
     }
-    let meta = format!(
-        "Release `build/index_bg.wasm`: {wasm_raw} bytes raw, {wasm_gz} bytes gzip.\n"
-    );
+    let meta = format!("Release `build/index_bg.wasm`: {wasm_raw} bytes raw, {wasm_gz} bytes gzip.\n");
     std::fs::write(out, format!("{md}\n{meta}")).unwrap();
 }
 

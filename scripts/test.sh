@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
 
+echo "[test] formatting (cargo fmt --check)"
+cargo fmt --check
+
 echo "[test] host unit tests"
 cargo test --lib
 

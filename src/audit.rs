@@ -13,8 +13,7 @@ use serde_json::{Map, Value};
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Lower-case fragments: a metadata key containing any of them is redacted.
-const SENSITIVE_KEY_FRAGMENTS: [&str; 7] =
-    ["password", "passwd", "token", "secret", "authorization", "cookie", "key"];
+const SENSITIVE_KEY_FRAGMENTS: [&str; 7] = ["password", "passwd", "token", "secret", "authorization", "cookie", "key"];
 
 /// Lower-cased key names that contain a fragment but are safe to keep: the public
 /// prefix of an API key (CONTRACT.md "API keys": `keyPrefix` is shown in listings).

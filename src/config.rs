@@ -65,12 +65,14 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::MissingSecret(n) => write!(
-                f,
-                "secret {n} is not set: run `wrangler secret put {n}` (or add it to .dev.vars locally)"
-            ),
+            ConfigError::MissingSecret(n) => {
+                write!(f, "secret {n} is not set: run `wrangler secret put {n}` (or add it to .dev.vars locally)")
+            }
             ConfigError::WeakSecret(n) => {
-                write!(f, "secret {n} is shorter than {MIN_SECRET_BYTES} bytes: generate one with `openssl rand -base64 48`")
+                write!(
+                    f,
+                    "secret {n} is shorter than {MIN_SECRET_BYTES} bytes: generate one with `openssl rand -base64 48`"
+                )
             }
             ConfigError::Invalid { name, reason } => write!(f, "setting {name} is invalid: {reason}"),
         }
@@ -87,10 +89,10 @@ fn int<T: std::str::FromStr + PartialOrd + Copy + fmt::Display>(
     match get(name) {
         None => Ok(default),
         Some(raw) => {
-            let v: T = raw.trim().parse().map_err(|_| ConfigError::Invalid {
-                name,
-                reason: format!("{raw:?} is not an integer"),
-            })?;
+            let v: T = raw
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid { name, reason: format!("{raw:?} is not an integer") })?;
             if v < min || v > max {
                 return Err(ConfigError::Invalid { name, reason: format!("must be between {min} and {max}") });
             }
@@ -120,7 +122,10 @@ impl Settings {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,
             _ => {
-                return Err(ConfigError::Invalid { name: "TRUST_FORWARDED_FOR", reason: "must be true or false".into() })
+                return Err(ConfigError::Invalid {
+                    name: "TRUST_FORWARDED_FOR",
+                    reason: "must be true or false".into(),
+                })
             }
         };
         let cors_origins = text(get, "CORS_ORIGINS", "")

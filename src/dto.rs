@@ -394,9 +394,9 @@ pub fn bool_param(query: &[(String, String)], name: &str) -> Result<Option<bool>
 pub fn instant_param(query: &[(String, String)], name: &str) -> Result<Option<i64>, ApiError> {
     match crate::web::query::get(query, name) {
         None | Some("") => Ok(None),
-        Some(raw) => crate::time::parse_iso8601(&raw.replace(' ', "+"))
-            .map(Some)
-            .ok_or_else(|| ApiError::validation(vec![FieldError::new(name, "must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z")])),
+        Some(raw) => crate::time::parse_iso8601(&raw.replace(' ', "+")).map(Some).ok_or_else(|| {
+            ApiError::validation(vec![FieldError::new(name, "must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z")])
+        }),
     }
 }
 
@@ -453,9 +453,16 @@ mod tests {
         let k = new_api_key(Some(&json!({"name": "ci"}))).ok().unwrap();
         assert_eq!(k.scopes.names(), vec!["posts:read"]);
         assert_eq!(k.rate_limit, 1000);
-        for bad in [json!({"name": "ci", "scopes": []}), json!({"name": "ci", "scopes": ["nope"]}), json!({"name": "ci", "scopes": "posts:read"}),
-                    json!({"name": "ci", "expiresInDays": 0}), json!({"name": "ci", "expiresInDays": 366}), json!({"name": "ci", "rateLimit": 0}),
-                    json!({"name": "", "scopes": ["posts:read"]}), json!({"scopes": ["posts:read"]})] {
+        for bad in [
+            json!({"name": "ci", "scopes": []}),
+            json!({"name": "ci", "scopes": ["nope"]}),
+            json!({"name": "ci", "scopes": "posts:read"}),
+            json!({"name": "ci", "expiresInDays": 0}),
+            json!({"name": "ci", "expiresInDays": 366}),
+            json!({"name": "ci", "rateLimit": 0}),
+            json!({"name": "", "scopes": ["posts:read"]}),
+            json!({"scopes": ["posts:read"]}),
+        ] {
             assert!(new_api_key(Some(&bad)).is_err(), "{bad}");
         }
     }
@@ -468,7 +475,15 @@ mod tests {
     fn pagination_defaults_and_bounds() {
         assert_eq!(page_params(&q(&[])).ok(), Some((1, 10)));
         assert_eq!(page_params(&q(&[("page", "3"), ("limit", "100")])).ok(), Some((3, 100)));
-        for (k, v) in [("page", "0"), ("page", "-1"), ("page", "1.5"), ("page", "x"), ("limit", "0"), ("limit", "101"), ("limit", "")] {
+        for (k, v) in [
+            ("page", "0"),
+            ("page", "-1"),
+            ("page", "1.5"),
+            ("page", "x"),
+            ("limit", "0"),
+            ("limit", "101"),
+            ("limit", ""),
+        ] {
             assert!(page_params(&q(&[(k, v)])).is_err(), "{k}={v}");
         }
         let e = page_params(&q(&[("page", "0"), ("limit", "500")])).err().unwrap();

@@ -200,11 +200,8 @@ impl ApiError {
             map.insert((*k).to_owned(), v.clone().into());
         }
         if !self.details.is_empty() {
-            let details = self
-                .details
-                .iter()
-                .map(|d| serde_json::json!({"field": d.field, "message": d.message}))
-                .collect();
+            let details =
+                self.details.iter().map(|d| serde_json::json!({"field": d.field, "message": d.message})).collect();
             map.insert("details".into(), serde_json::Value::Array(details));
         }
         serde_json::Value::Object(map).to_string()
@@ -221,10 +218,25 @@ mod tests {
     fn every_code_maps_to_a_client_or_server_status() {
         use ErrorCode::*;
         let all = [
-            ValidationFailed, InvalidJson, UnsupportedMediaType, PayloadTooLarge, MethodNotAllowed,
-            Unauthorized, InvalidCredentials, TokenExpired, InvalidToken, RefreshTokenReused,
-            Forbidden, CsrfRejected, AccountDisabled, NotFound, Conflict, RateLimited,
-            AccountLocked, ServiceUnavailable, InternalError,
+            ValidationFailed,
+            InvalidJson,
+            UnsupportedMediaType,
+            PayloadTooLarge,
+            MethodNotAllowed,
+            Unauthorized,
+            InvalidCredentials,
+            TokenExpired,
+            InvalidToken,
+            RefreshTokenReused,
+            Forbidden,
+            CsrfRejected,
+            AccountDisabled,
+            NotFound,
+            Conflict,
+            RateLimited,
+            AccountLocked,
+            ServiceUnavailable,
+            InternalError,
         ];
         for c in all {
             assert!((400..600).contains(&c.status()), "{c:?}");

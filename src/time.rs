@@ -102,10 +102,7 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
         return None;
     }
 
-    let local = days * SECS_PER_DAY
-        + i64::from(hour) * 3600
-        + i64::from(minute) * 60
-        + i64::from(second);
+    let local = days * SECS_PER_DAY + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
     // `12:00+02:00` is 10:00 UTC: subtract the offset.
     Some(local - offset)
 }

@@ -163,12 +163,7 @@ fn parse_legacy(s: &str) -> Option<StoredHash> {
     let bytes = b64_std_decode(s)?;
     let (salt, hash) = bytes.split_at_checked(SALT_LEN)?;
     let hash = <[u8; HASH_LEN]>::try_from(hash).ok()?;
-    Some(StoredHash {
-        iterations: LEGACY_ITERATIONS,
-        salt: salt.to_vec(),
-        hash,
-        format: HashFormat::Legacy,
-    })
+    Some(StoredHash { iterations: LEGACY_ITERATIONS, salt: salt.to_vec(), hash, format: HashFormat::Legacy })
 }
 
 /// Canonical decimal only: no sign, no leading zero, no whitespace, in range.
@@ -210,10 +205,7 @@ fn host_salt() -> [u8; SALT_LEN] {
     if getrandom::fill(&mut salt).is_ok() {
         return salt;
     }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let mut seed = Vec::with_capacity(32);
     seed.extend_from_slice(&nanos.to_le_bytes());
     seed.extend_from_slice(&std::process::id().to_le_bytes());
@@ -257,20 +249,14 @@ mod tests {
     fn rfc7914_section11_vector_1() {
         // P="passwd", S="salt", c=1, dkLen=64; a 32-byte derive is the first block.
         let dk = derive_host(b"passwd", b"salt", 1);
-        assert_eq!(
-            hex_encode(&dk),
-            "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
-        );
+        assert_eq!(hex_encode(&dk), "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
     }
 
     #[test]
     fn rfc7914_section11_vector_2() {
         // P="Password", S="NaCl", c=80000, dkLen=64: first 32 bytes.
         let dk = derive_host(b"Password", b"NaCl", 80_000);
-        assert_eq!(
-            hex_encode(&dk),
-            "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
-        );
+        assert_eq!(hex_encode(&dk), "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56");
     }
 
     #[test]

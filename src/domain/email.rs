@@ -86,10 +86,7 @@ fn check_local(local: &str) -> Result<(), String> {
     if local.len() > MAX_LOCAL_LEN {
         return Err(format!("The part before '@' must be at most {MAX_LOCAL_LEN} characters"));
     }
-    if let Some(c) = local
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(*c)))
-    {
+    if let Some(c) = local.chars().find(|c| !(c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(*c))) {
         return Err(format!("Email contains a character that is not allowed: {c:?}"));
     }
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {

@@ -88,10 +88,7 @@ mod tests {
             NewPassword::parse("alllowercase").unwrap_err(),
             vec!["Password must contain an upper-case letter", "Password must contain a digit"]
         );
-        assert_eq!(
-            NewPassword::parse("ALLUPPER1").unwrap_err(),
-            vec!["Password must contain a lower-case letter"]
-        );
+        assert_eq!(NewPassword::parse("ALLUPPER1").unwrap_err(), vec!["Password must contain a lower-case letter"]);
         assert_eq!(NewPassword::parse("NoDigitsHere").unwrap_err(), vec!["Password must contain a digit"]);
         assert_eq!(NewPassword::parse("Sh0rt").unwrap_err(), vec!["Password must be at least 8 characters"]);
         let long = format!("Aa1{}", "x".repeat(126));

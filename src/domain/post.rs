@@ -80,10 +80,7 @@ mod tests {
     fn title_bounds_in_chars() {
         assert!(PostTitle::parse("x").is_ok());
         assert!(PostTitle::parse(&"a".repeat(200)).is_ok());
-        assert_eq!(
-            PostTitle::parse(&"a".repeat(201)).unwrap_err(),
-            "Title must be at most 200 characters"
-        );
+        assert_eq!(PostTitle::parse(&"a".repeat(201)).unwrap_err(), "Title must be at most 200 characters");
         // 200 four-byte chars (800 bytes) is still 200 characters.
         let emoji = "🦀".repeat(200);
         assert_eq!(emoji.len(), 800);
@@ -95,10 +92,7 @@ mod tests {
     fn body_bounds_in_chars() {
         assert!(PostBody::parse("x").is_ok());
         assert!(PostBody::parse(&"b".repeat(50_000)).is_ok());
-        assert_eq!(
-            PostBody::parse(&"b".repeat(50_001)).unwrap_err(),
-            "Body must be at most 50000 characters"
-        );
+        assert_eq!(PostBody::parse(&"b".repeat(50_001)).unwrap_err(), "Body must be at most 50000 characters");
         let wide = "é".repeat(50_000);
         assert_eq!(wide.len(), 100_000);
         assert!(PostBody::parse(&wide).is_ok());

@@ -101,12 +101,8 @@ const EDITOR: &[Permission] = &[
     Permission::PostsUpdateAny,
     Permission::PostsDeleteAny,
 ];
-const USER: &[Permission] = &[
-    Permission::PostsRead,
-    Permission::PostsCreate,
-    Permission::PostsUpdate,
-    Permission::PostsDelete,
-];
+const USER: &[Permission] =
+    &[Permission::PostsRead, Permission::PostsCreate, Permission::PostsUpdate, Permission::PostsDelete];
 const VIEWER: &[Permission] = &[Permission::PostsRead];
 
 /// The contract's seeded role → permission table (CONTRACT.md "Roles and permissions").

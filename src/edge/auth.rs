@@ -51,9 +51,9 @@ pub struct Caller {
 impl Caller {
     /// Session-only operations (logout, password change, API-key management).
     pub fn require_session(&self) -> ApiResult<&str> {
-        self.sid
-            .as_deref()
-            .ok_or_else(|| ApiError::new(ErrorCode::Forbidden).with_message("This operation needs a user session, not an API key"))
+        self.sid.as_deref().ok_or_else(|| {
+            ApiError::new(ErrorCode::Forbidden).with_message("This operation needs a user session, not an API key")
+        })
     }
 }
 
@@ -72,9 +72,8 @@ struct RolePermRow {
 
 /// The permissions of `role`, from the isolate cache or D1.
 pub async fn role_permissions(db: &Db, role: Role, now: i64) -> ApiResult<PermissionSet> {
-    let cached = ROLE_CACHE.with(|c| {
-        c.borrow().as_ref().filter(|(at, _)| now - at < ROLE_CACHE_SECS).map(|(_, map)| lookup(map, role))
-    });
+    let cached = ROLE_CACHE
+        .with(|c| c.borrow().as_ref().filter(|(at, _)| now - at < ROLE_CACHE_SECS).map(|(_, map)| lookup(map, role)));
     if let Some(set) = cached {
         return Ok(set);
     }
@@ -166,11 +165,16 @@ async fn session_from_jwt(rc: &mut Rc<'_>, token: &str, via: Via) -> ApiResult<C
         .db
         .batch(vec![
             rc.db.stmt(SESSION_SQL, &[Arg::Text(&claims.sid), Arg::Text(&claims.sub)])?,
-            rc.db.stmt(counter, &[Arg::Text(&bucket), Arg::Int(throttle::window(rc)), Arg::Text(&claims.sid), Arg::Text(&claims.sub)])?,
+            rc.db.stmt(
+                counter,
+                &[Arg::Text(&bucket), Arg::Int(throttle::window(rc)), Arg::Text(&claims.sid), Arg::Text(&claims.sub)],
+            )?,
         ])
         .await?;
-    let row: Option<SessionRow> = results.first().map(db::rows).transpose()?.and_then(|v: Vec<SessionRow>| v.into_iter().next());
-    let count: Option<CountRow> = results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
+    let row: Option<SessionRow> =
+        results.first().map(db::rows).transpose()?.and_then(|v: Vec<SessionRow>| v.into_iter().next());
+    let count: Option<CountRow> =
+        results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
     let row = row.ok_or_else(|| unauthorized("Session not found"))?;
     if row.revoked_at.is_some() || row.expires_at <= rc.now {
         return Err(unauthorized("Session has ended"));
@@ -178,7 +182,8 @@ async fn session_from_jwt(rc: &mut Rc<'_>, token: &str, via: Via) -> ApiResult<C
     if row.is_active == 0 {
         return Err(ApiError::new(ErrorCode::AccountDisabled));
     }
-    let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal(format!("unknown role {:?} in users", row.role)))?;
+    let role =
+        Role::parse(&row.role).ok_or_else(|| ApiError::internal(format!("unknown role {:?} in users", row.role)))?;
     let perms = role_permissions(&rc.db, role, rc.now).await?;
     Ok(Caller {
         principal: Principal { user_id: claims.sub, role, role_permissions: perms, key_scopes: None },
@@ -228,11 +233,16 @@ async fn from_api_key(rc: &mut Rc<'_>, key: &str) -> ApiResult<Caller> {
         .db
         .batch(vec![
             rc.db.stmt(KEY_SQL, &[Arg::Text(&hash)])?,
-            rc.db.stmt(counter, &[Arg::Text(&bucket), Arg::Int(throttle::window(rc)), Arg::Text(&hash), Arg::Int(rc.now)])?,
+            rc.db.stmt(
+                counter,
+                &[Arg::Text(&bucket), Arg::Int(throttle::window(rc)), Arg::Text(&hash), Arg::Int(rc.now)],
+            )?,
         ])
         .await?;
-    let row: Option<KeyRow> = results.first().map(db::rows).transpose()?.and_then(|v: Vec<KeyRow>| v.into_iter().next());
-    let count: Option<CountRow> = results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
+    let row: Option<KeyRow> =
+        results.first().map(db::rows).transpose()?.and_then(|v: Vec<KeyRow>| v.into_iter().next());
+    let count: Option<CountRow> =
+        results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
     let row = row.ok_or_else(|| unauthorized("Invalid API key"))?;
     if row.revoked_at.is_some() {
         return Err(unauthorized("API key has been revoked"));
@@ -243,7 +253,8 @@ async fn from_api_key(rc: &mut Rc<'_>, key: &str) -> ApiResult<Caller> {
     if row.is_active == 0 {
         return Err(ApiError::new(ErrorCode::AccountDisabled));
     }
-    let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal(format!("unknown role {:?} in users", row.role)))?;
+    let role =
+        Role::parse(&row.role).ok_or_else(|| ApiError::internal(format!("unknown role {:?} in users", row.role)))?;
     let perms = role_permissions(&rc.db, role, rc.now).await?;
     let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
     let scopes: PermissionSet = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
@@ -253,7 +264,10 @@ async fn from_api_key(rc: &mut Rc<'_>, key: &str) -> ApiResult<Caller> {
         rc.spawn(async move {
             let sql = "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2";
             if let Err(e) = db.run(sql, &[Arg::Int(now), Arg::Text(&id)]).await {
-                worker::console_error!("{}", serde_json::json!({"level": "error", "event": "last_used_update_failed", "cause": e.cause}));
+                worker::console_error!(
+                    "{}",
+                    serde_json::json!({"level": "error", "event": "last_used_update_failed", "cause": e.cause})
+                );
             }
         });
     }

@@ -193,7 +193,10 @@ async fn read_json_body(req: &mut Request, rc: &Rc<'_>) -> Result<Option<serde_j
     }
     let bytes = match declared {
         // The runtime holds a body to its declared length, already checked above.
-        Some(_) => req.bytes().await.map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?,
+        Some(_) => req
+            .bytes()
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?,
         // No Content-Length (chunked): read at most the limit, never the whole upload.
         None => read_capped(req).await?,
     };
@@ -213,7 +216,8 @@ async fn read_capped(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let Some(stream) = req.inner().body() else {
         return Ok(Vec::new());
     };
-    let read_error = |e: wasm_bindgen::JsValue| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e:?}"));
+    let read_error =
+        |e: wasm_bindgen::JsValue| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e:?}"));
     let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
     loop {
@@ -222,7 +226,8 @@ async fn read_capped(req: &mut Request) -> Result<Vec<u8>, ApiError> {
         if done.as_bool().unwrap_or(true) {
             break;
         }
-        let value: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into()).map_err(read_error)?.unchecked_into();
+        let value: js_sys::Uint8Array =
+            js_sys::Reflect::get(&chunk, &"value".into()).map_err(read_error)?.unchecked_into();
         if body.len() + value.length() as usize > headers::MAX_BODY_BYTES {
             let _ = reader.cancel();
             return Err(ApiError::new(ErrorCode::PayloadTooLarge));

@@ -36,10 +36,8 @@ pub async fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> Res
     let import = subtle
         .import_key_with_str("raw", &key_data, "PBKDF2", false, &usages)
         .map_err(|_| "importKey failed".to_owned())?;
-    let key: web_sys::CryptoKey = JsFuture::from(import)
-        .await
-        .map_err(|_| "importKey rejected".to_owned())?
-        .unchecked_into();
+    let key: web_sys::CryptoKey =
+        JsFuture::from(import).await.map_err(|_| "importKey rejected".to_owned())?.unchecked_into();
     let params = js_sys::Object::new();
     let set = |k: &str, v: &wasm_bindgen::JsValue| js_sys::Reflect::set(&params, &k.into(), v).map(|_| ());
     set("name", &"PBKDF2".into())
@@ -47,9 +45,7 @@ pub async fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> Res
         .and_then(|_| set("salt", &js_sys::Uint8Array::from(salt).into()))
         .and_then(|_| set("iterations", &f64::from(iterations).into()))
         .map_err(|_| "PBKDF2 params".to_owned())?;
-    let derive = subtle
-        .derive_bits_with_object(&params, &key, 256)
-        .map_err(|_| "deriveBits failed".to_owned())?;
+    let derive = subtle.derive_bits_with_object(&params, &key, 256).map_err(|_| "deriveBits failed".to_owned())?;
     let bits = JsFuture::from(derive).await.map_err(|_| "deriveBits rejected".to_owned())?;
     let bytes = js_sys::Uint8Array::new(&bits);
     let mut out = [0u8; 32];

@@ -42,14 +42,20 @@ pub async fn run(env: &Env) {
     let settings = match Settings::from_lookup(&|k| env.var(k).ok().map(|v| v.to_string())) {
         Ok(s) => s,
         Err(e) => {
-            worker::console_error!("{}", json!({"level": "error", "event": "maintenance_skipped", "cause": e.to_string()}));
+            worker::console_error!(
+                "{}",
+                json!({"level": "error", "event": "maintenance_skipped", "cause": e.to_string()})
+            );
             return;
         }
     };
     let db = match env.d1("DB") {
         Ok(d) => Db::new(d),
         Err(e) => {
-            worker::console_error!("{}", json!({"level": "error", "event": "maintenance_skipped", "cause": e.to_string()}));
+            worker::console_error!(
+                "{}",
+                json!({"level": "error", "event": "maintenance_skipped", "cause": e.to_string()})
+            );
             return;
         }
     };

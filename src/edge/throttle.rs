@@ -74,12 +74,15 @@ pub struct CountRow {
 pub fn apply(rc: &mut Rc<'_>, hit: &Hit) -> ApiResult<()> {
     let period = rc.settings.rate_limit_period;
     let v: Verdict = rate_limit::evaluate(hit.count, hit.limit, window(rc), period, rc.now);
-    rc.limit_headers = vec![("X-RateLimit-Limit", v.limit.to_string()), ("X-RateLimit-Remaining", v.remaining.to_string())];
+    rc.limit_headers =
+        vec![("X-RateLimit-Limit", v.limit.to_string()), ("X-RateLimit-Remaining", v.remaining.to_string())];
     if v.allowed {
         return Ok(());
     }
     if hit.count == hit.limit.saturating_add(1) {
-        let mut ev = AuditEvent::new(AuditAction::RateLimited, "rate_limit").meta("tier", hit.tier.as_str()).meta("limit", hit.limit);
+        let mut ev = AuditEvent::new(AuditAction::RateLimited, "rate_limit")
+            .meta("tier", hit.tier.as_str())
+            .meta("limit", hit.limit);
         ev = ev.meta("path", rc.path.as_str());
         if let Some(user) = hit.bucket.strip_prefix("user:") {
             ev = ev.user(user);
@@ -114,13 +117,16 @@ pub async fn ip_tier(rc: &mut Rc<'_>, tier: Tier) -> ApiResult<()> {
     }
     let limit = if tier == Tier::Auth { rc.settings.rate_limit_auth } else { rc.settings.rate_limit_anon };
     let bucket = format!("{}:{ip_bucket}", tier.as_str());
-    let counted: ApiResult<Option<CountRow>> = rc.db.first(COUNTER_SQL, &[Arg::Text(&bucket), Arg::Int(window(rc))]).await;
+    let counted: ApiResult<Option<CountRow>> =
+        rc.db.first(COUNTER_SQL, &[Arg::Text(&bucket), Arg::Int(window(rc))]).await;
     match counted {
         Ok(Some(row)) => {
             let count = u32::try_from(row.count).unwrap_or(u32::MAX);
             apply(rc, &Hit { tier, bucket, count, limit })
         }
-        Ok(None) | Err(_) if tier == Tier::Auth => Err(ApiError::unavailable("rate-limit counter unavailable (auth tier fails closed)")),
+        Ok(None) | Err(_) if tier == Tier::Auth => {
+            Err(ApiError::unavailable("rate-limit counter unavailable (auth tier fails closed)"))
+        }
         Ok(None) => Ok(()),
         Err(e) => {
             log_limiter_failure(rc, "d1 counter", e.cause.as_deref().unwrap_or_default());
@@ -142,7 +148,12 @@ async fn kv_count(rc: &Rc<'_>, bucket: &str) -> Result<u32, String> {
     let current: u32 = kv.get(&key).text().await.map_err(|e| e.to_string())?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let next = current.saturating_add(1);
     let ttl = u64::try_from(rc.settings.rate_limit_period).unwrap_or(60).max(60);
-    kv.put(&key, next.to_string()).map_err(|e| e.to_string())?.expiration_ttl(ttl).execute().await.map_err(|e| e.to_string())?;
+    kv.put(&key, next.to_string())
+        .map_err(|e| e.to_string())?
+        .expiration_ttl(ttl)
+        .execute()
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(next)
 }
 

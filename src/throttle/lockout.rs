@@ -63,8 +63,7 @@ pub fn record_failure(state: Option<&LockoutState>, policy: &LockoutPolicy, now:
         }
     }
     // A released lock or an expired window means counting starts over.
-    let current = state
-        .filter(|s| s.locked_until.is_none() && now.saturating_sub(s.window_start) < policy.window_secs);
+    let current = state.filter(|s| s.locked_until.is_none() && now.saturating_sub(s.window_start) < policy.window_secs);
     let (failures, window_start) = match current {
         Some(s) => (s.failures.saturating_add(1), s.window_start),
         None => (1, now),

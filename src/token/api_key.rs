@@ -44,10 +44,7 @@ pub fn hash_key(key: &str) -> String {
 /// canonical base64url body of 32 bytes.
 pub fn looks_valid(key: &str) -> bool {
     key.len() == KEY_LEN
-        && key
-            .strip_prefix(PREFIX)
-            .and_then(b64url_decode)
-            .is_some_and(|bytes| bytes.len() == RANDOM_LEN)
+        && key.strip_prefix(PREFIX).and_then(b64url_decode).is_some_and(|bytes| bytes.len() == RANDOM_LEN)
 }
 
 #[cfg(test)]

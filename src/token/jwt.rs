@@ -205,7 +205,8 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
     }
 
     // 6. Constant-time HMAC over the exact signing input received.
-    let signing_input = token.get(..header_b64.len().saturating_add(1).saturating_add(payload_b64.len())).ok_or(JwtError::Malformed)?;
+    let signing_input =
+        token.get(..header_b64.len().saturating_add(1).saturating_add(payload_b64.len())).ok_or(JwtError::Malformed)?;
     let signature = b64url_decode(signature_b64).ok_or(JwtError::Malformed)?;
     // Both keys are tried when an (unlikely) kid collision occurs; each check is
     // constant-time in the tag.
@@ -303,10 +304,8 @@ mod tests {
     #[test]
     fn rfc7515_a1_known_vector() {
         // RFC 7515 Appendix A.1: JWS using HMAC SHA-256. The JWK "k" value, decoded.
-        let k = b64url_decode(
-            "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow",
-        )
-        .unwrap();
+        let k = b64url_decode("AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow")
+            .unwrap();
         let header = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9";
         let payload = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
         // The encoded header is exactly {"typ":"JWT",\r\n "alg":"HS256"}.

@@ -39,10 +39,7 @@ pub fn looks_valid(token: &str) -> bool {
     if token.len() > MAX_LEN {
         return false;
     }
-    token
-        .strip_prefix(PREFIX)
-        .and_then(b64url_decode)
-        .is_some_and(|bytes| bytes.len() >= RANDOM_LEN)
+    token.strip_prefix(PREFIX).and_then(b64url_decode).is_some_and(|bytes| bytes.len() >= RANDOM_LEN)
 }
 
 /// The stored state of one refresh token and of its family (session).
@@ -136,12 +133,30 @@ mod tests {
             ("fresh token, last second", Some(live()), T0 + 3_599, grace, Rotate),
             ("token revoked", Some(StoredRefresh { revoked: true, ..live() }), T0, grace, Reject),
             ("family revoked", Some(StoredRefresh { family_revoked: true, ..live() }), T0, grace, Reject),
-            ("family revoked, rotated token", Some(StoredRefresh { family_revoked: true, ..rotated(T0 - 100) }), T0, grace, Reject),
+            (
+                "family revoked, rotated token",
+                Some(StoredRefresh { family_revoked: true, ..rotated(T0 - 100) }),
+                T0,
+                grace,
+                Reject,
+            ),
             ("token expired exactly now", Some(live()), T0 + 3_600, grace, Reject),
             ("token expired", Some(live()), T0 + 3_601, grace, Reject),
             ("family expired exactly now", Some(StoredRefresh { family_expires_at: T0, ..live() }), T0, grace, Reject),
-            ("family expired before token", Some(StoredRefresh { family_expires_at: T0 - 1, ..live() }), T0, grace, Reject),
-            ("expired rotated token is not reuse", Some(StoredRefresh { expires_at: T0 - 1, ..rotated(T0 - 100) }), T0, grace, Reject),
+            (
+                "family expired before token",
+                Some(StoredRefresh { family_expires_at: T0 - 1, ..live() }),
+                T0,
+                grace,
+                Reject,
+            ),
+            (
+                "expired rotated token is not reuse",
+                Some(StoredRefresh { expires_at: T0 - 1, ..rotated(T0 - 100) }),
+                T0,
+                grace,
+                Reject,
+            ),
             ("rotated same second", Some(rotated(T0)), T0, grace, GraceReissue),
             ("rotated within grace", Some(rotated(T0 - 5)), T0, grace, GraceReissue),
             ("rotated exactly at grace", Some(rotated(T0 - 10)), T0, grace, GraceReissue),

@@ -19,10 +19,7 @@ pub fn hash_token(token: &str) -> String {
 /// Shape check before any lookup: prefix, length and alphabet.
 pub fn looks_valid(token: &str) -> bool {
     token.len() == TOKEN_LEN
-        && token
-            .strip_prefix(PREFIX)
-            .and_then(encoding::b64url_decode)
-            .is_some_and(|b| b.len() == 32)
+        && token.strip_prefix(PREFIX).and_then(encoding::b64url_decode).is_some_and(|b| b.len() == 32)
 }
 
 /// The link delivered to the user.
@@ -60,7 +57,15 @@ mod tests {
     #[test]
     fn malformed_tokens_are_rejected_before_lookup() {
         let t = format_token(&[1u8; 32]);
-        for bad in ["", "prt_", "rt_abc", &t[..TOKEN_LEN - 1], &format!("{t}A"), &t.replace("prt_", "PRT_"), &format!("prt_{}", "!".repeat(43))] {
+        for bad in [
+            "",
+            "prt_",
+            "rt_abc",
+            &t[..TOKEN_LEN - 1],
+            &format!("{t}A"),
+            &t.replace("prt_", "PRT_"),
+            &format!("prt_{}", "!".repeat(43)),
+        ] {
             assert!(!looks_valid(bad), "{bad:?}");
         }
     }

@@ -31,10 +31,19 @@ mod tests {
 
     #[test]
     fn json_content_types() {
-        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"] {
+        for ok in
+            ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
+        {
             assert!(is_json_content_type(ok), "{ok}");
         }
-        for bad in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "json", "text/json+x"] {
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "",
+            "json",
+            "text/json+x",
+        ] {
             assert!(!is_json_content_type(bad), "{bad}");
         }
     }
@@ -42,8 +51,17 @@ mod tests {
     #[test]
     fn every_contract_header_is_present() {
         let names: Vec<&str> = SECURITY_HEADERS.iter().map(|(n, _)| *n).collect();
-        for n in ["Strict-Transport-Security", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
-                  "Referrer-Policy", "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "X-XSS-Protection", "Cache-Control"] {
+        for n in [
+            "Strict-Transport-Security",
+            "Content-Security-Policy",
+            "X-Frame-Options",
+            "X-Content-Type-Options",
+            "Referrer-Policy",
+            "Cross-Origin-Opener-Policy",
+            "Cross-Origin-Resource-Policy",
+            "X-XSS-Protection",
+            "Cache-Control",
+        ] {
             assert!(names.contains(&n), "{n}");
         }
     }

@@ -180,7 +180,20 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_404() {
-        for p in ["/", "", "/x", "/api", "/api/auth", "/api/auth/nope", "/api/posts/a/b", "/api/posts//", "//health", "/health/x", "/api/admin", "/a/b/c/d/e/f"] {
+        for p in [
+            "/",
+            "",
+            "/x",
+            "/api",
+            "/api/auth",
+            "/api/auth/nope",
+            "/api/posts/a/b",
+            "/api/posts//",
+            "//health",
+            "/health/x",
+            "/api/admin",
+            "/a/b/c/d/e/f",
+        ] {
             assert_eq!(resolve("GET", p), Err(NoRoute::NotFound), "{p}");
         }
     }
@@ -189,7 +202,10 @@ mod tests {
     fn wrong_method_is_405_with_allow() {
         assert_eq!(resolve("DELETE", "/health"), Err(NoRoute::MethodNotAllowed("GET, OPTIONS".into())));
         assert_eq!(resolve("GET", "/api/auth/login"), Err(NoRoute::MethodNotAllowed("POST, OPTIONS".into())));
-        assert_eq!(resolve("PATCH", "/api/posts/1"), Err(NoRoute::MethodNotAllowed("GET, PUT, DELETE, OPTIONS".into())));
+        assert_eq!(
+            resolve("PATCH", "/api/posts/1"),
+            Err(NoRoute::MethodNotAllowed("GET, PUT, DELETE, OPTIONS".into()))
+        );
         assert_eq!(resolve("POST", "/api/auth/me"), Err(NoRoute::MethodNotAllowed("GET, OPTIONS".into())));
         assert_eq!(resolve("HEAD", "/health"), Err(NoRoute::MethodNotAllowed("GET, OPTIONS".into())));
     }

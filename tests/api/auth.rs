@@ -33,7 +33,8 @@ fn register_creates_a_user_with_role_user_and_normalised_email() {
     assert_eq!(v["email"], email.to_lowercase());
     assert!(v["id"].as_str().unwrap().len() == 36);
     assert!(v["message"].is_string());
-    let role: String = s.d1().query_row("SELECT role FROM users WHERE id = ?1", [v["id"].as_str().unwrap()], |r| r.get(0)).unwrap();
+    let role: String =
+        s.d1().query_row("SELECT role FROM users WHERE id = ?1", [v["id"].as_str().unwrap()], |r| r.get(0)).unwrap();
     assert_eq!(role, "user");
 }
 
@@ -41,7 +42,9 @@ fn register_creates_a_user_with_role_user_and_normalised_email() {
 fn register_rejects_taken_emails_in_any_case_or_spacing() {
     let s = main();
     let (email, _) = s.register("dup");
-    for variant in [email.clone(), email.to_uppercase(), format!("  {email}\t"), format!(" {} ", email.replacen("dup", "DUP", 1))] {
+    for variant in
+        [email.clone(), email.to_uppercase(), format!("  {email}\t"), format!(" {} ", email.replacen("dup", "DUP", 1))]
+    {
         let r = s.post("/api/auth/register").json(&json!({"email": variant, "password": PASSWORD})).send();
         r.expect_error(409, "conflict");
     }
@@ -90,7 +93,10 @@ fn login_returns_tokens_user_and_both_cookies() {
     let a = cookies.iter().find(|c| c.starts_with("__Host-access=")).expect("access cookie");
     assert_eq!(*a, format!("__Host-access={access}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=900"));
     let rf = cookies.iter().find(|c| c.starts_with("__Secure-refresh=")).expect("refresh cookie");
-    assert_eq!(*rf, format!("__Secure-refresh={refresh}; Path=/api/auth; HttpOnly; Secure; SameSite=Strict; Max-Age=604800"));
+    assert_eq!(
+        *rf,
+        format!("__Secure-refresh={refresh}; Path=/api/auth; HttpOnly; Secure; SameSite=Strict; Max-Age=604800")
+    );
     // The access token is an HS256 JWT with the contract's header and claims.
     let mut parts = access.split('.');
     let header: Value = serde_json::from_slice(&encoding::b64url_decode(parts.next().unwrap()).unwrap()).unwrap();
@@ -197,7 +203,10 @@ fn forged_and_malformed_access_tokens_are_401() {
         ("alg none signed", sign_raw(&json!({"alg": "none", "kid": kid}), &claims, secret.as_bytes())),
         ("HS512 header", sign_raw(&json!({"alg": "HS512", "typ": "JWT", "kid": kid}), &claims, secret.as_bytes())),
         ("RS256 header", sign_raw(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}), &claims, secret.as_bytes())),
-        ("foreign kid", sign_raw(&json!({"alg": "HS256", "typ": "JWT", "kid": "deadbeef"}), &claims, secret.as_bytes())),
+        (
+            "foreign kid",
+            sign_raw(&json!({"alg": "HS256", "typ": "JWT", "kid": "deadbeef"}), &claims, secret.as_bytes()),
+        ),
         ("no kid", sign_raw(&json!({"alg": "HS256", "typ": "JWT"}), &claims, secret.as_bytes())),
         ("other secret", jwt::sign(&claims_for(&u, &sid), &JwtKey::new(b"another-secret-that-is-32-bytes-long!!"))),
         ("wrong iss", sign_raw(&hs256, &wrong_iss, secret.as_bytes())),
@@ -251,8 +260,14 @@ fn a_rotation_chain_of_50_works_and_each_step_retires_the_previous_token() {
         token = next;
     }
     me(&s, refresh_req(&s, &token).json()["accessToken"].as_str().unwrap()).expect(200);
-    let stored: i64 = s.d1().query_row(
-        "SELECT count(*) FROM refresh_tokens WHERE token_hash = ?1", [secure_api::token::refresh::hash_token(&token)], |r| r.get(0)).unwrap();
+    let stored: i64 = s
+        .d1()
+        .query_row(
+            "SELECT count(*) FROM refresh_tokens WHERE token_hash = ?1",
+            [secure_api::token::refresh::hash_token(&token)],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(stored, 1, "tokens are stored by hash only");
 }
 
@@ -290,10 +305,12 @@ fn twenty_parallel_refreshes_of_one_token_never_fail_with_5xx() {
     let u = s.user("parallel");
     let statuses: Vec<(u16, String)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..20)
-            .map(|_| scope.spawn(|| {
-                let r = refresh_req(&s, &u.refresh);
-                (r.status, r.json()["refreshToken"].as_str().unwrap_or_default().to_owned())
-            }))
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = refresh_req(&s, &u.refresh);
+                    (r.status, r.json()["refreshToken"].as_str().unwrap_or_default().to_owned())
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -343,7 +360,8 @@ fn password_change_checks_the_current_password_and_ends_every_session() {
     let a = s.login(&email, PASSWORD, id.clone());
     let b = s.login(&email, PASSWORD, id.clone());
     let put = |body: Value| s.req("PUT", "/api/auth/password").bearer(&a.access).json(&body).send();
-    put(json!({"currentPassword": "Wrong-Password-1", "newPassword": "New-Password-2"})).expect_error(401, "invalid_credentials");
+    put(json!({"currentPassword": "Wrong-Password-1", "newPassword": "New-Password-2"}))
+        .expect_error(401, "invalid_credentials");
     put(json!({"currentPassword": PASSWORD, "newPassword": "weak"})).expect_error(400, "validation_failed");
     me(&s, &a.access).expect(200);
     put(json!({"currentPassword": PASSWORD, "newPassword": "New-Password-2"})).expect(200);
@@ -352,12 +370,19 @@ fn password_change_checks_the_current_password_and_ends_every_session() {
     refresh_req(&s, &b.refresh).expect(401);
     login_req(&s, &email, PASSWORD).expect_error(401, "invalid_credentials");
     login_req(&s, &email, "New-Password-2").expect(200);
-    s.req("PUT", "/api/auth/password").json(&json!({"currentPassword": "x", "newPassword": "New-Password-3"})).send().expect(401);
+    s.req("PUT", "/api/auth/password")
+        .json(&json!({"currentPassword": "x", "newPassword": "New-Password-3"}))
+        .send()
+        .expect(401);
     assert_eq!(audit_rows(&s, "auth.password_change", &id).len(), 1);
 }
 
 fn cookie_header(r: &Resp) -> String {
-    format!("__Host-access={}; __Secure-refresh={}", r.cookie("__Host-access").unwrap(), r.cookie("__Secure-refresh").unwrap())
+    format!(
+        "__Host-access={}; __Secure-refresh={}",
+        r.cookie("__Host-access").unwrap(),
+        r.cookie("__Secure-refresh").unwrap()
+    )
 }
 
 #[test]
@@ -387,7 +412,12 @@ fn cookie_writes_from_a_foreign_origin_are_rejected_while_bearer_is_exempt() {
     let login = login_req(&s, &email, PASSWORD);
     let jar = cookie_header(&login);
     let access = login.json()["accessToken"].as_str().unwrap().to_owned();
-    for (origin, site) in [(Some("https://evil.example"), None), (None, Some("cross-site")), (None, None), (Some("https://evil.example"), Some("cross-site"))] {
+    for (origin, site) in [
+        (Some("https://evil.example"), None),
+        (None, Some("cross-site")),
+        (None, None),
+        (Some("https://evil.example"), Some("cross-site")),
+    ] {
         let mut req = s.post("/api/auth/logout").header("Cookie", &jar);
         if let Some(o) = origin {
             req = req.header("Origin", o);
@@ -421,7 +451,8 @@ fn a_tutorial_format_hash_logs_in_and_is_upgraded() {
     s.d1_write().execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", (&legacy, &id)).unwrap();
     login_req(&s, &email, "Wrong-Password-1").expect(401);
     login_req(&s, &email, password).expect(200);
-    let stored: String = s.d1().query_row("SELECT password_hash FROM users WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
+    let stored: String =
+        s.d1().query_row("SELECT password_hash FROM users WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
     assert!(stored.starts_with("$pbkdf2-sha256$i=100000$"), "rehashed: {stored}");
     login_req(&s, &email, password).expect(200);
 }
@@ -433,7 +464,8 @@ fn a_hash_made_on_the_host_verifies_in_the_worker() {
     let hash = kdf::hash_password_host("Host-Made-Password-5", 100_000);
     s.d1_write().execute("UPDATE users SET password_hash = ?1 WHERE id = ?2", (&hash, &id)).unwrap();
     login_req(&s, &email, "Host-Made-Password-5").expect(200);
-    let stored: String = s.d1().query_row("SELECT password_hash FROM users WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
+    let stored: String =
+        s.d1().query_row("SELECT password_hash FROM users WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
     assert_eq!(stored, hash, "a current-format hash is kept as it is");
 }
 
@@ -462,16 +494,31 @@ fn auth_events_are_audited_with_request_ids_and_no_secrets() {
     expect_row("auth.logout", &logout);
     let bad_rid = bad.header("x-request-id").unwrap().to_owned();
     let failed_meta: String = eventually(5, || {
-        s.d1().query_row("SELECT metadata FROM audit_logs WHERE request_id = ?1 AND action = 'auth.login_failed'", [&bad_rid], |r| r.get(0)).ok()
+        s.d1()
+            .query_row(
+                "SELECT metadata FROM audit_logs WHERE request_id = ?1 AND action = 'auth.login_failed'",
+                [&bad_rid],
+                |r| r.get(0),
+            )
+            .ok()
     });
     assert!(failed_meta.contains("invalid_password"), "{failed_meta}");
-    let (ip, ua): (String, Option<String>) = s.d1()
-        .query_row("SELECT ip_address, user_agent FROM audit_logs WHERE request_id = ?1", [&bad_rid], |r| Ok((r.get(0)?, r.get(1)?)))
+    let (ip, ua): (String, Option<String>) = s
+        .d1()
+        .query_row("SELECT ip_address, user_agent FROM audit_logs WHERE request_id = ?1", [&bad_rid], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert!(ip.starts_with("198."), "client IP recorded: {ip}");
     assert!(ua.is_some());
-    let all: Vec<String> = s.d1().prepare("SELECT metadata || ' ' || coalesce(resource_id, '') FROM audit_logs").unwrap()
-        .query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    let all: Vec<String> = s
+        .d1()
+        .prepare("SELECT metadata || ' ' || coalesce(resource_id, '') FROM audit_logs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     let secret = jwt_secret();
     for row in &all {
         for needle in [PASSWORD, "Wrong-Password-1", access.as_str(), refresh.as_str(), secret.as_str()] {
@@ -510,7 +557,11 @@ fn a_browser_with_an_expired_access_cookie_can_still_log_out() {
     std::thread::sleep(std::time::Duration::from_millis(3200));
     s.get("/api/auth/me").header("Cookie", &jar).send().expect_error(401, "token_expired");
     // Cross-site, the refresh cookie alone is not enough.
-    s.post("/api/auth/logout").header("Cookie", &jar).header("Origin", "https://evil.example").send().expect_error(403, "csrf_rejected");
+    s.post("/api/auth/logout")
+        .header("Cookie", &jar)
+        .header("Origin", "https://evil.example")
+        .send()
+        .expect_error(403, "csrf_rejected");
     let r = s.post("/api/auth/logout").header("Cookie", &jar).header("Origin", "http://localhost:3000").send();
     r.expect(200);
     assert!(r.set_cookies().iter().all(|c| c.contains("Max-Age=0")));

@@ -46,7 +46,11 @@ fn creating_posts_needs_posts_create() {
     let s = main();
     s.post("/api/posts").json(&json!({"title": "t", "body": "b"})).send().expect_error(401, "unauthorized");
     let viewer = s.user_with_role("viewer", "viewer");
-    s.post("/api/posts").bearer(&viewer.access).json(&json!({"title": "t", "body": "b"})).send().expect_error(403, "forbidden");
+    s.post("/api/posts")
+        .bearer(&viewer.access)
+        .json(&json!({"title": "t", "body": "b"}))
+        .send()
+        .expect_error(403, "forbidden");
     for role in ["user", "editor", "admin"] {
         let u = s.user_with_role(role, role);
         assert_eq!(s.post_as(&u, "ok", true)["authorId"], u.id, "{role}");
@@ -106,7 +110,10 @@ fn updating_needs_ownership_or_update_any() {
     put_post(&s, &public, &other.access, &json!({"title": "hijack"})).expect_error(403, "forbidden");
     put_post(&s, &public, &viewer.access, &json!({"title": "hijack"})).expect_error(403, "forbidden");
     put_post(&s, &draft, &other.access, &json!({"title": "hijack"})).expect_error(404, "not_found");
-    s.req("PUT", &format!("/api/posts/{public}")).json(&json!({"title": "anon"})).send().expect_error(401, "unauthorized");
+    s.req("PUT", &format!("/api/posts/{public}"))
+        .json(&json!({"title": "anon"}))
+        .send()
+        .expect_error(401, "unauthorized");
     // Partial update by the owner returns the full post.
     let r = put_post(&s, &draft, &owner.access, &json!({"published": true}));
     r.expect(200);
@@ -124,7 +131,8 @@ fn updating_needs_ownership_or_update_any() {
     let final_state = get_post(&s, &public, None).json();
     assert_eq!(final_state["title"], "edited by editor");
     assert_eq!(final_state["body"], "edited by admin");
-    put_post(&s, "00000000-0000-0000-0000-000000000000", &admin.access, &json!({"title": "x"})).expect_error(404, "not_found");
+    put_post(&s, "00000000-0000-0000-0000-000000000000", &admin.access, &json!({"title": "x"}))
+        .expect_error(404, "not_found");
 }
 
 #[test]
@@ -225,7 +233,10 @@ fn api_keys_are_shown_once_stored_hashed_and_listed_without_secrets() {
     for k in ["id", "keyPrefix", "name", "scopes", "rateLimit", "lastUsedAt", "expiresAt", "createdAt"] {
         assert!(keys[0].get(k).is_some(), "{k}");
     }
-    let stored: String = s.d1().query_row("SELECT key_hash FROM api_keys WHERE id = ?1", [created["id"].as_str().unwrap()], |r| r.get(0)).unwrap();
+    let stored: String = s
+        .d1()
+        .query_row("SELECT key_hash FROM api_keys WHERE id = ?1", [created["id"].as_str().unwrap()], |r| r.get(0))
+        .unwrap();
     assert_eq!(stored, hash);
     // Using the key records lastUsedAt without delaying the response.
     s.get("/api/posts").api_key(key).send().expect(200);
@@ -240,7 +251,8 @@ fn an_api_key_acts_as_its_owner_restricted_to_its_scopes() {
     let s = main();
     let u = s.user("scoped");
     let read = s.api_key(&u, &json!({"name": "reader", "scopes": ["posts:read"]}))["key"].as_str().unwrap().to_owned();
-    let write = s.api_key(&u, &json!({"name": "writer", "scopes": ["posts:create"]}))["key"].as_str().unwrap().to_owned();
+    let write =
+        s.api_key(&u, &json!({"name": "writer", "scopes": ["posts:create"]}))["key"].as_str().unwrap().to_owned();
     s.get("/api/posts").api_key(&read).send().expect(200);
     s.post("/api/posts").api_key(&read).json(&json!({"title": "t", "body": "b"})).send().expect_error(403, "forbidden");
     let r = s.post("/api/posts").api_key(&write).json(&json!({"title": "by key", "body": "b"})).send();
@@ -248,14 +260,22 @@ fn an_api_key_acts_as_its_owner_restricted_to_its_scopes() {
     assert_eq!(r.json()["authorId"], u.id);
     let own_draft = r.json()["id"].as_str().unwrap().to_owned();
     s.get("/api/posts").api_key(&write).send().expect_error(403, "forbidden");
-    s.req("PUT", &format!("/api/posts/{own_draft}")).api_key(&write).json(&json!({"title": "x"})).send().expect_error(403, "forbidden");
+    s.req("PUT", &format!("/api/posts/{own_draft}"))
+        .api_key(&write)
+        .json(&json!({"title": "x"}))
+        .send()
+        .expect_error(403, "forbidden");
     // Keys cannot manage keys.
     s.get("/api/api-keys").api_key(&read).send().expect_error(403, "forbidden");
     s.post("/api/api-keys").api_key(&read).json(&json!({"name": "x"})).send().expect_error(403, "forbidden");
     // A viewer's key with posts:create (which the viewer lacks) cannot be minted; the
     // permission must be in both the role and the scopes.
     let viewer = s.user_with_role("kviewer", "viewer");
-    s.post("/api/api-keys").bearer(&viewer.access).json(&json!({"name": "x", "scopes": ["posts:create"]})).send().expect_error(403, "forbidden");
+    s.post("/api/api-keys")
+        .bearer(&viewer.access)
+        .json(&json!({"name": "x", "scopes": ["posts:create"]}))
+        .send()
+        .expect_error(403, "forbidden");
 }
 
 #[test]
@@ -272,7 +292,11 @@ fn key_scopes_must_be_a_non_empty_subset_of_the_creators_permissions() {
     post(json!({"name": "x", "rateLimit": 100001})).expect_error(400, "validation_failed");
     post(json!({"scopes": ["posts:read"]})).expect_error(400, "validation_failed");
     let admin = s.admin();
-    let r = s.post("/api/api-keys").bearer(&admin.access).json(&json!({"name": "ops", "scopes": ["users:manage", "audit:read"]})).send();
+    let r = s
+        .post("/api/api-keys")
+        .bearer(&admin.access)
+        .json(&json!({"name": "ops", "scopes": ["users:manage", "audit:read"]}))
+        .send();
     r.expect(201);
 }
 
@@ -289,7 +313,10 @@ fn revoked_and_unknown_keys_are_401_and_only_owner_or_admin_may_revoke() {
     s.get("/api/posts").api_key(&key).send().expect_error(401, "unauthorized");
     assert!(s.get("/api/api-keys").bearer(&u.access).send().json()["apiKeys"].as_array().unwrap().is_empty());
     s.req("DELETE", &format!("/api/api-keys/{id}")).bearer(&u.access).send().expect_error(404, "not_found");
-    s.req("DELETE", "/api/api-keys/00000000-0000-0000-0000-000000000000").bearer(&u.access).send().expect_error(404, "not_found");
+    s.req("DELETE", "/api/api-keys/00000000-0000-0000-0000-000000000000")
+        .bearer(&u.access)
+        .send()
+        .expect_error(404, "not_found");
     let unknown = format!("sk_live_{}", secure_api::crypto::encoding::b64url_encode(&random_bytes::<32>()));
     s.get("/api/posts").api_key(&unknown).send().expect_error(401, "unauthorized");
     // An admin may revoke anyone's key and list every key.
@@ -310,9 +337,17 @@ fn an_expired_key_is_401_and_a_disabled_owners_key_is_403() {
     let created = s.api_key(&u, &json!({"name": "soon", "expiresInDays": 1}));
     let key = created["key"].as_str().unwrap().to_owned();
     s.get("/api/posts").api_key(&key).send().expect(200);
-    s.d1_write().execute("UPDATE api_keys SET expires_at = expires_at - 2 * 86400 WHERE id = ?1", [created["id"].as_str().unwrap()]).unwrap();
+    s.d1_write()
+        .execute(
+            "UPDATE api_keys SET expires_at = expires_at - 2 * 86400 WHERE id = ?1",
+            [created["id"].as_str().unwrap()],
+        )
+        .unwrap();
     s.get("/api/posts").api_key(&key).send().expect_error(401, "unauthorized");
-    assert!(s.get("/api/api-keys").bearer(&u.access).send().json()["apiKeys"].as_array().unwrap().is_empty(), "expired keys are not live");
+    assert!(
+        s.get("/api/api-keys").bearer(&u.access).send().json()["apiKeys"].as_array().unwrap().is_empty(),
+        "expired keys are not live"
+    );
 
     let owner = s.user("disabled-owner");
     let key = s.api_key(&owner, &json!({"name": "k"}))["key"].as_str().unwrap().to_owned();
@@ -332,20 +367,38 @@ fn role_changes_and_disabling_take_effect_on_the_next_request() {
     s.post("/api/auth/refresh").json(&json!({"refreshToken": u.refresh})).send().expect(401);
     let v = s.login(&email, PASSWORD, id.clone());
     assert_eq!(s.get("/api/auth/me").bearer(&v.access).send().json()["role"], "viewer");
-    s.post("/api/posts").bearer(&v.access).json(&json!({"title": "t", "body": "b"})).send().expect_error(403, "forbidden");
+    s.post("/api/posts")
+        .bearer(&v.access)
+        .json(&json!({"title": "t", "body": "b"}))
+        .send()
+        .expect_error(403, "forbidden");
 
     let r = s.admin_patch(&id, &json!({"isActive": false}));
     r.expect(200);
-    assert_eq!(r.json(), json!({"id": id, "email": email, "role": "viewer", "isActive": false, "createdAt": r.json()["createdAt"]}));
+    assert_eq!(
+        r.json(),
+        json!({"id": id, "email": email, "role": "viewer", "isActive": false, "createdAt": r.json()["createdAt"]})
+    );
     s.get("/api/auth/me").bearer(&v.access).send().expect(401);
-    s.post("/api/auth/login").json(&json!({"email": email, "password": PASSWORD})).send().expect_error(403, "account_disabled");
+    s.post("/api/auth/login")
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .expect_error(403, "account_disabled");
     s.admin_patch(&id, &json!({"isActive": true})).expect(200);
     s.get("/api/auth/me").bearer(&v.access).send().expect(401);
     s.login(&email, PASSWORD, id.clone());
     // Non-admins cannot use the admin API; bad input is 400; unknown users 404.
-    s.req("PATCH", &format!("/api/admin/users/{id}")).bearer(&v.access).json(&json!({"role": "admin"})).send().expect(401);
+    s.req("PATCH", &format!("/api/admin/users/{id}"))
+        .bearer(&v.access)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .expect(401);
     let plain = s.user("plain");
-    s.req("PATCH", &format!("/api/admin/users/{id}")).bearer(&plain.access).json(&json!({"role": "admin"})).send().expect_error(403, "forbidden");
+    s.req("PATCH", &format!("/api/admin/users/{id}"))
+        .bearer(&plain.access)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .expect_error(403, "forbidden");
     s.admin_patch(&id, &json!({"role": "superuser"})).expect_error(400, "validation_failed");
     s.admin_patch(&id, &json!({})).expect_error(400, "validation_failed");
     s.admin_patch("00000000-0000-0000-0000-000000000000", &json!({"role": "user"})).expect_error(404, "not_found");
@@ -363,13 +416,29 @@ fn the_last_active_admin_cannot_be_demoted_or_disabled() {
     let (email2, id2) = s.register("second-admin");
     s.admin_patch(&id2, &json!({"role": "admin"})).expect(200);
     let second = s.login(&email2, PASSWORD, id2.clone());
-    let r = s.req("PATCH", &format!("/api/admin/users/{}", admin.id)).bearer(&second.access).json(&json!({"role": "editor"})).send();
+    let r = s
+        .req("PATCH", &format!("/api/admin/users/{}", admin.id))
+        .bearer(&second.access)
+        .json(&json!({"role": "editor"}))
+        .send();
     r.expect(200);
     assert_eq!(r.json()["role"], "editor");
-    s.req("PATCH", &format!("/api/admin/users/{}", id2)).bearer(&second.access).json(&json!({"isActive": false})).send().expect_error(409, "conflict");
-    s.req("PATCH", &format!("/api/admin/users/{}", admin.id)).bearer(&second.access).json(&json!({"role": "admin"})).send().expect(200);
+    s.req("PATCH", &format!("/api/admin/users/{}", id2))
+        .bearer(&second.access)
+        .json(&json!({"isActive": false}))
+        .send()
+        .expect_error(409, "conflict");
+    s.req("PATCH", &format!("/api/admin/users/{}", admin.id))
+        .bearer(&second.access)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .expect(200);
     let admin = s.admin();
-    s.req("PATCH", &format!("/api/admin/users/{id2}")).bearer(&admin.access).json(&json!({"role": "user"})).send().expect(200);
+    s.req("PATCH", &format!("/api/admin/users/{id2}"))
+        .bearer(&admin.access)
+        .json(&json!({"role": "user"}))
+        .send()
+        .expect(200);
 }
 
 #[test]
@@ -423,11 +492,30 @@ fn audit_logs_are_filtered_newest_first_and_carry_request_ids() {
     let actions: Vec<&str> = logs.iter().map(|l| l["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        vec!["api_key.revoke", "post.delete", "post.update", "post.create", "api_key.create", "auth.login", "user.register"],
+        vec![
+            "api_key.revoke",
+            "post.delete",
+            "post.update",
+            "post.create",
+            "api_key.create",
+            "auth.login",
+            "user.register"
+        ],
         "newest first"
     );
     let entry = &logs[1];
-    for k in ["id", "userId", "action", "resource", "resourceId", "ipAddress", "userAgent", "requestId", "metadata", "createdAt"] {
+    for k in [
+        "id",
+        "userId",
+        "action",
+        "resource",
+        "resourceId",
+        "ipAddress",
+        "userAgent",
+        "requestId",
+        "metadata",
+        "createdAt",
+    ] {
         assert!(entry.get(k).is_some(), "{k}");
     }
     assert_eq!(entry["requestId"].as_str(), deleted.header("x-request-id"));

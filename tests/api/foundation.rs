@@ -124,7 +124,11 @@ fn bodies_over_64_kib_are_413_with_or_without_content_length() {
 
 #[test]
 fn non_json_body_on_a_write_is_415() {
-    for (path, ct) in [("/api/auth/login", Some("text/plain")), ("/api/auth/register", Some("application/x-www-form-urlencoded")), ("/api/posts", None)] {
+    for (path, ct) in [
+        ("/api/auth/login", Some("text/plain")),
+        ("/api/auth/register", Some("application/x-www-form-urlencoded")),
+        ("/api/posts", None),
+    ] {
         let r = main().post(path).raw(ct, b"email=a@b.co&password=x").send();
         r.expect_error(415, "unsupported_media_type");
         assert_common_headers(&r);
@@ -207,7 +211,8 @@ fn a_short_jwt_secret_makes_every_request_a_json_500_never_insecure() {
 fn roles_and_permissions_are_seeded_exactly_per_the_contract() {
     let conn = main().d1();
     let mut stmt = conn.prepare("SELECT role, permission FROM role_permissions ORDER BY role, permission").unwrap();
-    let rows: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+    let rows: Vec<(String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
     let of = |role: &str| -> Vec<String> { rows.iter().filter(|(r, _)| r == role).map(|(_, p)| p.clone()).collect() };
     let posts_own = ["posts:create", "posts:delete", "posts:read", "posts:update"];
     let posts_any = ["posts:delete:any", "posts:update:any"];
@@ -220,8 +225,13 @@ fn roles_and_permissions_are_seeded_exactly_per_the_contract() {
     assert_eq!(of("editor"), editor);
     assert_eq!(of("user"), posts_own.to_vec());
     assert_eq!(of("viewer"), vec!["posts:read"]);
-    let roles: Vec<String> = conn.prepare("SELECT name FROM roles ORDER BY name").unwrap()
-        .query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    let roles: Vec<String> = conn
+        .prepare("SELECT name FROM roles ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(roles, vec!["admin", "editor", "user", "viewer"]);
     let default_role: String = conn
         .query_row("SELECT dflt_value FROM pragma_table_info('users') WHERE name = 'role'", [], |r| r.get(0))
@@ -231,7 +241,12 @@ fn roles_and_permissions_are_seeded_exactly_per_the_contract() {
 
 /// A correctly signed access token for a session that does not exist.
 fn signed_token() -> String {
-    let who = crate::helpers::Session { email: "x@example.com".into(), id: "no-such-user".into(), access: String::new(), refresh: String::new() };
+    let who = crate::helpers::Session {
+        email: "x@example.com".into(),
+        id: "no-such-user".into(),
+        access: String::new(),
+        refresh: String::new(),
+    };
     let key = secure_api::token::jwt::JwtKey::new(crate::helpers::jwt_secret().as_bytes());
     secure_api::token::jwt::sign(&crate::helpers::claims_for(&who, "no-such-session"), &key)
 }
@@ -242,7 +257,9 @@ fn storage_failures_are_503_without_internals() {
     s.get("/health").send().expect(200);
     let cases = [
         s.get("/api/posts").send(),
-        s.post("/api/auth/register").json(&json!({"email": crate::helpers::unique_email("nodb"), "password": crate::helpers::PASSWORD})).send(),
+        s.post("/api/auth/register")
+            .json(&json!({"email": crate::helpers::unique_email("nodb"), "password": crate::helpers::PASSWORD}))
+            .send(),
         s.post("/api/auth/login").json(&json!({"email": "a@b.co", "password": "x"})).send(),
         s.get("/api/auth/me").bearer(&signed_token()).send(),
     ];

@@ -166,11 +166,8 @@ impl Req {
         }
     }
     pub fn send(self) -> Resp {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
         let mut b = ureq::http::Request::builder().method(self.method.as_str()).uri(&self.url);
         let has_ip = self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("cf-connecting-ip"));
         for (k, v) in &self.headers {
@@ -228,7 +225,8 @@ impl Server {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|x| x == "sqlite") && !p.ends_with("metadata.sqlite"))
             .expect("local D1 sqlite file");
-        let conn = rusqlite::Connection::open_with_flags(file, flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX).unwrap();
+        let conn =
+            rusqlite::Connection::open_with_flags(file, flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX).unwrap();
         conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
         conn
     }
@@ -258,13 +256,13 @@ impl Server {
             refresh: v["refreshToken"].as_str().unwrap().to_owned(),
         }
     }
-
 }
 
 impl Server {
     /// The server's bootstrap admin (registered and promoted by scripts/test.sh), logged in.
     pub fn admin(&self) -> Session {
-        let email = std::env::var(format!("SECURE_API_{}_ADMIN", self.name)).expect("admin bootstrapped by scripts/test.sh");
+        let email =
+            std::env::var(format!("SECURE_API_{}_ADMIN", self.name)).expect("admin bootstrapped by scripts/test.sh");
         let password = std::env::var("SECURE_API_ADMIN_PASSWORD").unwrap();
         let r = self.post("/api/auth/login").json(&json!({"email": email, "password": password})).send();
         r.expect(200);
@@ -301,7 +299,11 @@ impl Server {
 
     /// Creates a post as `s`; returns it.
     pub fn post_as(&self, s: &Session, title: &str, published: bool) -> Value {
-        let r = self.post("/api/posts").bearer(&s.access).json(&json!({"title": title, "body": "Body text", "published": published})).send();
+        let r = self
+            .post("/api/posts")
+            .bearer(&s.access)
+            .json(&json!({"title": title, "body": "Body text", "published": published}))
+            .send();
         r.expect(201);
         r.json()
     }
@@ -365,6 +367,8 @@ pub fn sid_of(access: &str) -> String {
 /// Audit rows of `action` for `user_id`, as (request_id, metadata).
 pub fn audit_rows(server: &Server, action: &str, user_id: &str) -> Vec<(String, String)> {
     let conn = server.d1();
-    let mut st = conn.prepare("SELECT request_id, metadata FROM audit_logs WHERE action = ?1 AND user_id = ?2 ORDER BY seq").unwrap();
+    let mut st = conn
+        .prepare("SELECT request_id, metadata FROM audit_logs WHERE action = ?1 AND user_id = ?2 ORDER BY seq")
+        .unwrap();
     st.query_map((action, user_id), |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect()
 }

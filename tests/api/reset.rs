@@ -69,12 +69,23 @@ fn a_token_resets_the_password_once_and_ends_every_session() {
     confirm(&s, &token, "Another-Password-9").expect_error(400, "invalid_token");
     s.get("/api/auth/me").bearer(&before.access).send().expect(401);
     s.post("/api/auth/refresh").json(&json!({"refreshToken": before.refresh})).send().expect(401);
-    s.post("/api/auth/login").json(&json!({"email": email, "password": PASSWORD})).send().expect_error(401, "invalid_credentials");
+    s.post("/api/auth/login")
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .expect_error(401, "invalid_credentials");
     s.login(&email, "Reset-Password-8", id.clone());
     // Only the hash is stored.
-    let stored: i64 = s.d1().query_row("SELECT count(*) FROM password_resets WHERE token_hash = ?1", [secure_api::token::reset::hash_token(&token)], |r| r.get(0)).unwrap();
+    let stored: i64 = s
+        .d1()
+        .query_row(
+            "SELECT count(*) FROM password_resets WHERE token_hash = ?1",
+            [secure_api::token::reset::hash_token(&token)],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(stored, 1);
-    let plain: i64 = s.d1().query_row("SELECT count(*) FROM password_resets WHERE token_hash = ?1", [&token], |r| r.get(0)).unwrap();
+    let plain: i64 =
+        s.d1().query_row("SELECT count(*) FROM password_resets WHERE token_hash = ?1", [&token], |r| r.get(0)).unwrap();
     assert_eq!(plain, 0);
 }
 
@@ -134,7 +145,10 @@ fn a_locked_account_can_still_reset_its_password_and_the_reset_unlocks_it() {
     for _ in 0..3 {
         s.post("/api/auth/login").json(&json!({"email": email, "password": "Wrong-Password-1"})).send().expect(401);
     }
-    s.post("/api/auth/login").json(&json!({"email": email, "password": PASSWORD})).send().expect_error(429, "account_locked");
+    s.post("/api/auth/login")
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .expect_error(429, "account_locked");
     request(&s, &email).expect(202);
     let token = outbox_tokens(&s, &email).remove(0);
     confirm(&s, &token, "Unlocked-Pass-1").expect(200);
@@ -149,18 +163,31 @@ fn resets_are_audited_without_the_token() {
     let req_known = request(&s, &email);
     let req_unknown = request(&s, &unknown);
     let token = outbox_tokens(&s, &email).remove(0);
-    let rejected = confirm(&s, &format!("prt_{}", secure_api::crypto::encoding::b64url_encode(&random_bytes::<32>())), "Some-Password-1");
+    let rejected = confirm(
+        &s,
+        &format!("prt_{}", secure_api::crypto::encoding::b64url_encode(&random_bytes::<32>())),
+        "Some-Password-1",
+    );
     let ok = confirm(&s, &token, "Audited-Pass-1");
     let meta = |resp: &Resp| -> String {
         let rid = resp.header("x-request-id").unwrap().to_owned();
-        eventually(5, || s.d1().query_row("SELECT metadata FROM audit_logs WHERE request_id = ?1", [&rid], |r| r.get(0)).ok())
+        eventually(5, || {
+            s.d1().query_row("SELECT metadata FROM audit_logs WHERE request_id = ?1", [&rid], |r| r.get(0)).ok()
+        })
     };
     assert!(meta(&req_known).contains("\"matched\":true"));
     assert!(meta(&req_unknown).contains("\"matched\":false"));
     assert!(meta(&rejected).contains("\"success\":false"));
     assert!(meta(&ok).contains("\"success\":true"));
     assert_eq!(audit_rows(&s, "auth.password_reset_confirm", &id).len(), 1);
-    let all: Vec<String> = s.d1().prepare("SELECT metadata FROM audit_logs").unwrap().query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    let all: Vec<String> = s
+        .d1()
+        .prepare("SELECT metadata FROM audit_logs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert!(all.iter().all(|m| !m.contains(&token) && !m.contains("prt_")), "no reset token in the audit log");
 }
 
@@ -190,13 +217,19 @@ fn scheduled_maintenance_removes_expired_rows_and_keeps_live_ones() {
             (now - 3 * day, now - 60)).unwrap();
         db.execute("INSERT INTO audit_logs (id, action, resource, request_id, created_at) VALUES ('m-aud-old', 'auth.login', 'auth', 'r1', ?1), ('m-aud-new', 'auth.login', 'auth', 'r2', ?2)",
             (now - 91 * day, now - day)).unwrap();
-        db.execute("INSERT INTO rate_limit_counters (bucket, window_start, count) VALUES ('m-rl', ?1, 5), ('m-rl', ?2, 5)",
-            (now - 3600, now)).unwrap();
+        db.execute(
+            "INSERT INTO rate_limit_counters (bucket, window_start, count) VALUES ('m-rl', ?1, 5), ('m-rl', ?2, 5)",
+            (now - 3600, now),
+        )
+        .unwrap();
     }
     let r = s.get("/__scheduled?cron=17+*+*+*+*").send();
     assert!(r.status < 300, "scheduled trigger: {} {}", r.status, r.body);
     let exists = |table: &str, col: &str, id: &str| -> bool {
-        s.d1().query_row(&format!("SELECT count(*) FROM {table} WHERE {col} = ?1"), [id], |r| r.get::<_, i64>(0)).unwrap() > 0
+        s.d1()
+            .query_row(&format!("SELECT count(*) FROM {table} WHERE {col} = ?1"), [id], |r| r.get::<_, i64>(0))
+            .unwrap()
+            > 0
     };
     eventually(10, || (!exists("audit_logs", "id", "m-aud-old")).then_some(()));
     assert!(!exists("refresh_families", "id", "m-fam-expired"));
@@ -214,7 +247,8 @@ fn scheduled_maintenance_removes_expired_rows_and_keeps_live_ones() {
     assert!(exists("outbox", "id", "m-out-new"));
     assert!(exists("outbox", "id", "m-out-pending"));
     assert!(exists("audit_logs", "id", "m-aud-new"));
-    let counters: i64 = s.d1().query_row("SELECT count(*) FROM rate_limit_counters WHERE bucket = 'm-rl'", [], |r| r.get(0)).unwrap();
+    let counters: i64 =
+        s.d1().query_row("SELECT count(*) FROM rate_limit_counters WHERE bucket = 'm-rl'", [], |r| r.get(0)).unwrap();
     assert_eq!(counters, 1, "only the current window is kept");
     // The live session still works after maintenance.
     s.get("/health").send().expect(200);

@@ -36,7 +36,14 @@ fn the_sixth_auth_request_from_one_ip_is_refused_and_other_ips_are_unaffected() 
     let rid = login_from(&s, &ip, &email, PASSWORD).header("x-request-id").unwrap().to_owned();
     assert!(!rid.is_empty());
     eventually(5, || {
-        let n: i64 = s.d1().query_row("SELECT count(*) FROM audit_logs WHERE action = 'rate_limited' AND ip_address = ?1", [&ip], |r| r.get(0)).unwrap();
+        let n: i64 = s
+            .d1()
+            .query_row(
+                "SELECT count(*) FROM audit_logs WHERE action = 'rate_limited' AND ip_address = ?1",
+                [&ip],
+                |r| r.get(0),
+            )
+            .unwrap();
         (n == 1).then_some(())
     });
 }
@@ -50,7 +57,10 @@ fn register_login_and_password_reset_share_one_auth_bucket() {
     s.post("/api/auth/register").ip(&ip).json(&json!({"email": "bad"})).send().expect(400);
     login_from(&s, &ip, &email, PASSWORD).expect(200);
     s.post("/api/auth/password-reset/request").ip(&ip).json(&json!({"email": email})).send();
-    s.post("/api/auth/password-reset/confirm").ip(&ip).json(&json!({"token": "x", "newPassword": "New-Password-1"})).send();
+    s.post("/api/auth/password-reset/confirm")
+        .ip(&ip)
+        .json(&json!({"token": "x", "newPassword": "New-Password-1"}))
+        .send();
     assert_limited(&login_from(&s, &ip, &email, PASSWORD), 5);
 }
 
@@ -177,7 +187,11 @@ fn an_account_locks_after_the_threshold_even_for_the_right_password_and_unlocks_
 fn account_locked_audited(s: &Server, email: &str) -> bool {
     let n: i64 = s
         .d1()
-        .query_row("SELECT count(*) FROM audit_logs WHERE action = 'auth.account_locked' AND metadata LIKE ?1", [format!("%{email}%")], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM audit_logs WHERE action = 'auth.account_locked' AND metadata LIKE ?1",
+            [format!("%{email}%")],
+            |r| r.get(0),
+        )
         .unwrap();
     n == 1
 }

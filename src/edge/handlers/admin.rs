@@ -47,7 +47,9 @@ impl UserRow {
 pub async fn users(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
     require(&caller, Permission::UsersRead)?;
     let (page, limit) = dto::page_params(&rc.query)?;
-    let pattern = crate::web::query::get(&rc.query, "email").filter(|e| !e.trim().is_empty()).map(crate::web::query::like_contains);
+    let pattern = crate::web::query::get(&rc.query, "email")
+        .filter(|e| !e.trim().is_empty())
+        .map(crate::web::query::like_contains);
     let filter = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\')";
     let (total, rows): (i64, Vec<UserRow>) = db::page(
         &rc.db,
@@ -99,7 +101,9 @@ pub async fn update_user(rc: &mut Rc<'_>, caller: Caller, id: &str) -> ApiResult
     let results = rc.db.batch(vec![rc.db.stmt(&revoke, &args)?, rc.db.stmt(&update, &args)?]).await?;
     let updated: Vec<UserRow> = results.get(1).map(db::rows).transpose()?.unwrap_or_default();
     let Some(user) = updated.into_iter().next() else {
-        return Err(ApiError::new(ErrorCode::Conflict).with_message("The last active admin cannot be demoted or disabled"));
+        return Err(
+            ApiError::new(ErrorCode::Conflict).with_message("The last active admin cannot be demoted or disabled")
+        );
     };
     let sessions_ended = results.first().map(db::changes).unwrap_or(0);
     rc.audit(
@@ -150,7 +154,8 @@ pub async fn audit_logs(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
     );
     let rows_args = [args[0], args[1], args[2], args[3], args[4], Arg::Int(limit), Arg::Int((page - 1) * limit)];
     let (total, rows): (i64, Vec<AuditRow>) =
-        db::page(&rc.db, &format!("SELECT count(*) AS n FROM audit_logs WHERE {filter}"), &args, &rows_sql, &rows_args).await?;
+        db::page(&rc.db, &format!("SELECT count(*) AS n FROM audit_logs WHERE {filter}"), &args, &rows_sql, &rows_args)
+            .await?;
     let entries: Vec<Value> = rows
         .into_iter()
         .map(|r| {

@@ -20,7 +20,8 @@ const DAY: i64 = 86_400;
 
 fn session_only(caller: &Caller) -> ApiResult<()> {
     if caller.via == Via::ApiKey {
-        return Err(ApiError::new(ErrorCode::Forbidden).with_message("API keys are managed with a user session, not with an API key"));
+        return Err(ApiError::new(ErrorCode::Forbidden)
+            .with_message("API keys are managed with a user session, not with an API key"));
     }
     Ok(())
 }
@@ -66,7 +67,8 @@ impl KeyRow {
     }
 }
 
-const COLUMNS: &str = "id, user_id, key_prefix, name, scopes, rate_limit, last_used_at, expires_at, created_at, revoked_at";
+const COLUMNS: &str =
+    "id, user_id, key_prefix, name, scopes, rate_limit, last_used_at, expires_at, created_at, revoked_at";
 
 /// `POST /api/api-keys`.
 pub async fn create(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
@@ -147,15 +149,20 @@ pub async fn list(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
 /// `DELETE /api/api-keys/:id`: the owner, or a holder of `api_keys:manage`.
 pub async fn revoke(rc: &mut Rc<'_>, caller: Caller, id: &str) -> ApiResult<Reply> {
     session_only(&caller)?;
-    let row: Option<KeyRow> =
-        rc.db.first(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND revoked_at IS NULL"), &[Arg::Text(id)]).await?;
+    let row: Option<KeyRow> = rc
+        .db
+        .first(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND revoked_at IS NULL"), &[Arg::Text(id)])
+        .await?;
     let row = row.ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("API key not found"))?;
     let owner = row.user_id == caller.principal.user_id;
     if !owner && !can(&caller.principal, Permission::ApiKeysManage, None) {
         return Err(ApiError::new(ErrorCode::Forbidden).with_message("Only the key's owner or an admin may revoke it"));
     }
     rc.db
-        .run("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL", &[Arg::Int(rc.now), Arg::Text(id)])
+        .run(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+            &[Arg::Int(rc.now), Arg::Text(id)],
+        )
         .await?;
     rc.audit(
         AuditEvent::new(AuditAction::ApiKeyRevoke, "api_keys")

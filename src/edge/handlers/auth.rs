@@ -51,7 +51,13 @@ pub async fn register(rc: &mut Rc<'_>) -> ApiResult<Reply> {
         }
         Err(e) => return Err(e),
     }
-    rc.audit(AuditEvent::new(AuditAction::UserRegister, "users").user(&id).resource_id(&id).meta("email", email.as_str()).meta("role", "user"));
+    rc.audit(
+        AuditEvent::new(AuditAction::UserRegister, "users")
+            .user(&id)
+            .resource_id(&id)
+            .meta("email", email.as_str())
+            .meta("role", "user"),
+    );
     Ok(Reply::json(201, &json!({"id": id, "email": email.as_str(), "message": "User created successfully"})))
 }
 
@@ -101,20 +107,30 @@ pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
     let key = account_key(&email);
 
     // One round trip: the account (if any) and its lockout state.
-    let reads = rc.db.batch(vec![
-        rc.db.stmt("SELECT id, email, password_hash, role, is_active FROM users WHERE email = ?1", &[Arg::Text(&email)])?,
-        rc.db.stmt("SELECT failures, window_start, locked_until FROM login_lockouts WHERE account_key = ?1", &[Arg::Text(&key)])?,
-    ]).await?;
-    let user: Option<LoginUser> = reads.first().map(db::rows).transpose()?.and_then(|v: Vec<LoginUser>| v.into_iter().next());
-    let lock: Option<LockoutState> = reads
-        .get(1)
-        .map(db::rows)
-        .transpose()?
-        .and_then(|v: Vec<LockoutRow>| v.into_iter().next())
-        .map(|r| r.state());
+    let reads = rc
+        .db
+        .batch(vec![
+            rc.db.stmt(
+                "SELECT id, email, password_hash, role, is_active FROM users WHERE email = ?1",
+                &[Arg::Text(&email)],
+            )?,
+            rc.db.stmt(
+                "SELECT failures, window_start, locked_until FROM login_lockouts WHERE account_key = ?1",
+                &[Arg::Text(&key)],
+            )?,
+        ])
+        .await?;
+    let user: Option<LoginUser> =
+        reads.first().map(db::rows).transpose()?.and_then(|v: Vec<LoginUser>| v.into_iter().next());
+    let lock: Option<LockoutState> =
+        reads.get(1).map(db::rows).transpose()?.and_then(|v: Vec<LockoutRow>| v.into_iter().next()).map(|r| r.state());
 
     if let Some(retry) = lockout::check(lock.as_ref(), rc.now) {
-        rc.audit(AuditEvent::new(AuditAction::AuthLoginFailed, "auth").meta("email", email.as_str()).meta("reason", "account_locked"));
+        rc.audit(
+            AuditEvent::new(AuditAction::AuthLoginFailed, "auth")
+                .meta("email", email.as_str())
+                .meta("reason", "account_locked"),
+        );
         return Err(ApiError::too_many(ErrorCode::AccountLocked, u64::try_from(retry).unwrap_or(1))
             .with_message("Too many failed logins; try again later"));
     }
@@ -131,10 +147,21 @@ pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
                    ON CONFLICT (account_key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
                    locked_until = excluded.locked_until, updated_at = excluded.updated_at";
         rc.db
-            .run(sql, &[Arg::Text(&key), Arg::from(next.failures), Arg::Int(next.window_start), Arg::from(next.locked_until), Arg::Int(rc.now)])
+            .run(
+                sql,
+                &[
+                    Arg::Text(&key),
+                    Arg::from(next.failures),
+                    Arg::Int(next.window_start),
+                    Arg::from(next.locked_until),
+                    Arg::Int(rc.now),
+                ],
+            )
             .await?;
         let reason = if stored.is_some() { "invalid_password" } else { "unknown_email" };
-        rc.audit(AuditEvent::new(AuditAction::AuthLoginFailed, "auth").meta("email", email.as_str()).meta("reason", reason));
+        rc.audit(
+            AuditEvent::new(AuditAction::AuthLoginFailed, "auth").meta("email", email.as_str()).meta("reason", reason),
+        );
         if lockout::just_locked(&next, rc.now) {
             rc.audit(
                 AuditEvent::new(AuditAction::AuthAccountLocked, "auth")
@@ -147,7 +174,12 @@ pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
     };
 
     if user.is_active == 0 {
-        rc.audit(AuditEvent::new(AuditAction::AuthLoginFailed, "auth").user(&user.id).meta("email", email.as_str()).meta("reason", "account_disabled"));
+        rc.audit(
+            AuditEvent::new(AuditAction::AuthLoginFailed, "auth")
+                .user(&user.id)
+                .meta("email", email.as_str())
+                .meta("reason", "account_disabled"),
+        );
         return Err(ApiError::new(ErrorCode::AccountDisabled));
     }
 
@@ -235,7 +267,8 @@ struct RefreshRow {
     is_active: i64,
 }
 
-const REFRESH_SQL: &str = "SELECT t.family_id, t.expires_at, t.rotated_at, f.user_id, f.expires_at AS family_expires_at, \
+const REFRESH_SQL: &str =
+    "SELECT t.family_id, t.expires_at, t.rotated_at, f.user_id, f.expires_at AS family_expires_at, \
      f.revoked_at AS family_revoked_at, u.email, u.role, u.is_active \
      FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id \
      WHERE t.token_hash = ?1";
@@ -313,7 +346,13 @@ pub async fn refresh(rc: &mut Rc<'_>) -> ApiResult<Reply> {
                  SELECT ?1, ?2, ?3, ?4 WHERE ?5 IS NOT NULL \
                  AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked_at IS NULL AND expires_at > ?3)"
             };
-            let insert_args = [Arg::Text(&new_hash), Arg::Text(&row.family_id), Arg::Int(rc.now), Arg::Int(row.family_expires_at), Arg::Text(&hash)];
+            let insert_args = [
+                Arg::Text(&new_hash),
+                Arg::Text(&row.family_id),
+                Arg::Int(rc.now),
+                Arg::Int(row.family_expires_at),
+                Arg::Text(&hash),
+            ];
             let mut stmts = Vec::new();
             if rotate {
                 stmts.push(rc.db.stmt(cas, &[Arg::Int(rc.now), Arg::Text(&new_hash), Arg::Text(&hash)])?);
@@ -333,7 +372,17 @@ pub async fn refresh(rc: &mut Rc<'_>) -> ApiResult<Reply> {
                 let since = rc.now - rc.settings.refresh_grace;
                 let changed = rc
                     .db
-                    .run(grace, &[insert_args[0], insert_args[1], insert_args[2], insert_args[3], insert_args[4], Arg::Int(since)])
+                    .run(
+                        grace,
+                        &[
+                            insert_args[0],
+                            insert_args[1],
+                            insert_args[2],
+                            insert_args[3],
+                            insert_args[4],
+                            Arg::Int(since),
+                        ],
+                    )
                     .await?;
                 if changed != 1 {
                     return Err(refresh_rejected());
@@ -377,7 +426,8 @@ pub async fn logout(rc: &mut Rc<'_>, caller: Option<Caller>) -> ApiResult<Reply>
         }
         None => {
             let cookie = rc.header("Cookie").unwrap_or_default();
-            let token = cookies::get(&cookie, cookies::REFRESH_COOKIE).ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
+            let token =
+                cookies::get(&cookie, cookies::REFRESH_COOKIE).ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
             let token = token.to_owned();
             auth::check_csrf(rc)?;
             #[derive(Deserialize)]
@@ -412,7 +462,13 @@ pub async fn logout(rc: &mut Rc<'_>, caller: Option<Caller>) -> ApiResult<Reply>
             )
             .await?
     };
-    rc.audit(AuditEvent::new(AuditAction::AuthLogout, "auth").user(&user_id).resource_id(&sid).meta("all", all).meta("sessionsEnded", revoked));
+    rc.audit(
+        AuditEvent::new(AuditAction::AuthLogout, "auth")
+            .user(&user_id)
+            .resource_id(&sid)
+            .meta("all", all)
+            .meta("sessionsEnded", revoked),
+    );
     let message = if all { "Logged out of every session" } else { "Logged out" };
     Ok(clear(Reply::json(200, &json!({"message": message}))))
 }
@@ -437,8 +493,11 @@ pub async fn change_password(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply
     caller.require_session()?;
     let (current, new): (String, NewPassword) = dto::change_password(rc.body.as_ref())?;
     let uid = caller.principal.user_id.clone();
-    let stored: Option<String> =
-        rc.db.first("SELECT password_hash FROM users WHERE id = ?1", &[Arg::Text(&uid)]).await?.map(|r: PasswordRow| r.password_hash);
+    let stored: Option<String> = rc
+        .db
+        .first("SELECT password_hash FROM users WHERE id = ?1", &[Arg::Text(&uid)])
+        .await?
+        .map(|r: PasswordRow| r.password_hash);
     let stored = stored.and_then(|s| StoredHash::parse(&s));
     let target = stored.clone().unwrap_or_else(|| kdf::dummy_hash(rc.settings.pbkdf2_iterations));
     if !(verify_password(&current, &target).await? && stored.is_some()) {

@@ -62,7 +62,8 @@ fn require_read(caller: Option<&Caller>) -> ApiResult<()> {
 /// May `caller` see this post at all?
 fn visible(caller: Option<&Caller>, post: &PostRow) -> bool {
     post.published != 0
-        || caller.is_some_and(|c| c.principal.user_id == post.author_id || authz::can_see_drafts_of_others(&c.principal))
+        || caller
+            .is_some_and(|c| c.principal.user_id == post.author_id || authz::can_see_drafts_of_others(&c.principal))
 }
 
 /// `GET /api/posts?page&limit&published`.
@@ -77,7 +78,8 @@ pub async fn list(rc: &mut Rc<'_>, caller: Option<Caller>) -> ApiResult<Reply> {
     let args = [Arg::Text(&viewer), Arg::from(all_drafts), Arg::from(published.map(i64::from))];
     let offset = (page - 1) * limit;
     let count_sql = format!("SELECT count(*) AS n FROM posts WHERE {filter}");
-    let rows_sql = format!("SELECT {COLUMNS} FROM posts WHERE {filter} ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5");
+    let rows_sql =
+        format!("SELECT {COLUMNS} FROM posts WHERE {filter} ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5");
     let rows_args = [args[0], args[1], args[2], Arg::Int(limit), Arg::Int(offset)];
     let (total, posts): (i64, Vec<PostRow>) = db::page(&rc.db, &count_sql, &args, &rows_sql, &rows_args).await?;
     let posts: Vec<Value> = posts.iter().map(PostRow::to_json).collect();

@@ -71,11 +71,18 @@ pub async fn request(rc: &mut Rc<'_>) -> ApiResult<Reply> {
                     "INSERT INTO outbox (id, kind, recipient, subject, body, created_at) \
                      SELECT ?2, 'password_reset', ?1, ?3, ?4, ?5 FROM ({active})"
                 ),
-                &[Arg::Text(email.as_str()), Arg::Text(&outbox_id), Arg::Text(SUBJECT), Arg::Text(&body), Arg::Int(rc.now)],
+                &[
+                    Arg::Text(email.as_str()),
+                    Arg::Text(&outbox_id),
+                    Arg::Text(SUBJECT),
+                    Arg::Text(&body),
+                    Arg::Int(rc.now),
+                ],
             )?,
         ])
         .await?;
-    let matched: Option<Matched> = results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<Matched>| v.into_iter().next());
+    let matched: Option<Matched> =
+        results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<Matched>| v.into_iter().next());
     let mut event = AuditEvent::new(AuditAction::AuthPasswordResetRequest, "auth").meta("matched", matched.is_some());
     if let Some(m) = &matched {
         event = event.user(&m.user_id);
@@ -99,7 +106,10 @@ pub async fn request(rc: &mut Rc<'_>) -> ApiResult<Reply> {
         }
     }
     rc.audit(event);
-    Ok(Reply::json(202, &json!({"message": "If an account exists for that email, a password reset link has been sent"})))
+    Ok(Reply::json(
+        202,
+        &json!({"message": "If an account exists for that email, a password reset link has been sent"}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -116,7 +126,11 @@ fn invalid_token() -> ApiError {
 pub async fn confirm(rc: &mut Rc<'_>) -> ApiResult<Reply> {
     let (token, password) = dto::reset_confirm(rc.body.as_ref())?;
     if !reset::looks_valid(&token) {
-        rc.audit(AuditEvent::new(AuditAction::AuthPasswordResetConfirm, "auth").meta("success", false).meta("reason", "malformed"));
+        rc.audit(
+            AuditEvent::new(AuditAction::AuthPasswordResetConfirm, "auth")
+                .meta("success", false)
+                .meta("reason", "malformed"),
+        );
         return Err(invalid_token());
     }
     let hash = reset::hash_token(&token);
@@ -151,7 +165,11 @@ pub async fn confirm(rc: &mut Rc<'_>) -> ApiResult<Reply> {
         .await?;
     let user: Option<Reset> = results.get(2).map(db::rows).transpose()?.and_then(|v: Vec<Reset>| v.into_iter().next());
     let Some(user) = user else {
-        rc.audit(AuditEvent::new(AuditAction::AuthPasswordResetConfirm, "auth").meta("success", false).meta("reason", "invalid_or_expired"));
+        rc.audit(
+            AuditEvent::new(AuditAction::AuthPasswordResetConfirm, "auth")
+                .meta("success", false)
+                .meta("reason", "invalid_or_expired"),
+        );
         return Err(invalid_token());
     };
     // A reset is also the way out of a lockout.
