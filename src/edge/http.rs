@@ -96,7 +96,8 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     let url = req.inner().url();
     let (path, raw_query) = query::split_url(&url);
     let path = path.to_owned();
-    let req_headers = req.headers().clone();
+    // References to the request's own Headers object (worker's `Headers::clone` copies).
+    let req_headers = Headers(req.inner().headers());
     let get = |n: &str| req_headers.get(n).ok().flatten();
     let origin = get("Origin");
     let settings = settings(&env);
@@ -104,7 +105,6 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     let ip = client_ip::client_ip(get("CF-Connecting-IP").as_deref(), get("X-Forwarded-For").as_deref(), trust_xff);
     let cors_allowed: Vec<String> = settings.as_ref().map(|s| s.cors_origins.clone()).unwrap_or_default();
 
-    let mut audit = Vec::new();
     let mut limit_headers = Vec::new();
     let outcome: Result<Reply, ApiError> = match settings {
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
@@ -124,16 +124,16 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
                         method: method.clone(),
                         path: path.clone(),
                         query: query::parse(raw_query),
-                        headers: req_headers.clone(),
+                        headers: Headers(req.inner().headers()),
                         body: None,
                         now: platform::now(),
                         audit: Vec::new(),
                         limit_headers: Vec::new(),
                     };
                     let result = route_and_run(&mut req, &mut rc, origin.as_deref()).await;
-                    audit = std::mem::take(&mut rc.audit);
                     limit_headers = std::mem::take(&mut rc.limit_headers);
-                    if !audit.is_empty() {
+                    let events = std::mem::take(&mut rc.audit);
+                    if !events.is_empty() {
                         let sink = audit_sink::Sink {
                             db: rc.db.clone(),
                             request_id: request_id.clone(),
@@ -141,7 +141,6 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
                             user_agent: rc.user_agent.clone(),
                             now: rc.now,
                         };
-                        let events = std::mem::take(&mut audit);
                         ctx.wait_until(async move { sink.write(events).await });
                     }
                     result
@@ -149,7 +148,6 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
             }
         }
     };
-    drop(audit);
 
     let (status, body, mut extra, cookies, cause, code) = match outcome {
         Ok(r) => (r.status, r.body, r.headers, r.cookies, None, None),
