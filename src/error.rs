@@ -32,6 +32,29 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 19] = [
+        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidJson,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Unauthorized,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::TokenExpired,
+        ErrorCode::InvalidToken,
+        ErrorCode::RefreshTokenReused,
+        ErrorCode::Forbidden,
+        ErrorCode::CsrfRejected,
+        ErrorCode::AccountDisabled,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::AccountLocked,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::InternalError,
+    ];
+
     /// The HTTP status of each code: the single status map of the service.
     pub const fn status(self) -> u16 {
         match self {
@@ -217,27 +240,7 @@ mod tests {
     #[test]
     fn every_code_maps_to_a_client_or_server_status() {
         use ErrorCode::*;
-        let all = [
-            ValidationFailed,
-            InvalidJson,
-            UnsupportedMediaType,
-            PayloadTooLarge,
-            MethodNotAllowed,
-            Unauthorized,
-            InvalidCredentials,
-            TokenExpired,
-            InvalidToken,
-            RefreshTokenReused,
-            Forbidden,
-            CsrfRejected,
-            AccountDisabled,
-            NotFound,
-            Conflict,
-            RateLimited,
-            AccountLocked,
-            ServiceUnavailable,
-            InternalError,
-        ];
+        let all = ErrorCode::ALL;
         for c in all {
             assert!((400..600).contains(&c.status()), "{c:?}");
             let wire = serde_json::to_value(c).unwrap();

@@ -171,10 +171,8 @@ async fn session_from_jwt(rc: &mut Rc<'_>, token: &str, via: Via) -> ApiResult<C
             )?,
         ])
         .await?;
-    let row: Option<SessionRow> =
-        results.first().map(db::rows).transpose()?.and_then(|v: Vec<SessionRow>| v.into_iter().next());
-    let count: Option<CountRow> =
-        results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
+    let row: Option<SessionRow> = db::row::<SessionRow>(&results, 0)?;
+    let count: Option<CountRow> = db::row::<CountRow>(&results, 1)?;
     let row = row.ok_or_else(|| unauthorized("Session not found"))?;
     if row.revoked_at.is_some() || row.expires_at <= rc.now {
         return Err(unauthorized("Session has ended"));
@@ -239,10 +237,8 @@ async fn from_api_key(rc: &mut Rc<'_>, key: &str) -> ApiResult<Caller> {
             )?,
         ])
         .await?;
-    let row: Option<KeyRow> =
-        results.first().map(db::rows).transpose()?.and_then(|v: Vec<KeyRow>| v.into_iter().next());
-    let count: Option<CountRow> =
-        results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<CountRow>| v.into_iter().next());
+    let row: Option<KeyRow> = db::row::<KeyRow>(&results, 0)?;
+    let count: Option<CountRow> = db::row::<CountRow>(&results, 1)?;
     let row = row.ok_or_else(|| unauthorized("Invalid API key"))?;
     if row.revoked_at.is_some() {
         return Err(unauthorized("API key has been revoked"));

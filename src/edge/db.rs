@@ -129,6 +129,11 @@ pub fn rows<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Vec<T>> {
     res.results::<T>().map_err(|e| ApiError::unavailable(format!("D1 decode: {e}")))
 }
 
+/// The first row of statement `i` of a batch, if any.
+pub fn row<T: DeserializeOwned>(results: &[D1Result], i: usize) -> ApiResult<Option<T>> {
+    Ok(results.get(i).map(rows::<T>).transpose()?.and_then(|v| v.into_iter().next()))
+}
+
 /// Rows changed by a write.
 pub fn changes(res: &D1Result) -> usize {
     res.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)

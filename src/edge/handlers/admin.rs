@@ -99,8 +99,7 @@ pub async fn update_user(rc: &mut Rc<'_>, caller: Caller, id: &str) -> ApiResult
         Arg::from(demotes_admin),
     ];
     let results = rc.db.batch(vec![rc.db.stmt(&revoke, &args)?, rc.db.stmt(&update, &args)?]).await?;
-    let updated: Vec<UserRow> = results.get(1).map(db::rows).transpose()?.unwrap_or_default();
-    let Some(user) = updated.into_iter().next() else {
+    let Some(user) = db::row::<UserRow>(&results, 1)? else {
         return Err(
             ApiError::new(ErrorCode::Conflict).with_message("The last active admin cannot be demoted or disabled")
         );

@@ -120,10 +120,8 @@ pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
             )?,
         ])
         .await?;
-    let user: Option<LoginUser> =
-        reads.first().map(db::rows).transpose()?.and_then(|v: Vec<LoginUser>| v.into_iter().next());
-    let lock: Option<LockoutState> =
-        reads.get(1).map(db::rows).transpose()?.and_then(|v: Vec<LockoutRow>| v.into_iter().next()).map(|r| r.state());
+    let user: Option<LoginUser> = db::row::<LoginUser>(&reads, 0)?;
+    let lock: Option<LockoutState> = db::row::<LockoutRow>(&reads, 1)?.map(|r| r.state());
 
     if let Some(retry) = lockout::check(lock.as_ref(), rc.now) {
         rc.audit(

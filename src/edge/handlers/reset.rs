@@ -81,8 +81,7 @@ pub async fn request(rc: &mut Rc<'_>) -> ApiResult<Reply> {
             )?,
         ])
         .await?;
-    let matched: Option<Matched> =
-        results.get(1).map(db::rows).transpose()?.and_then(|v: Vec<Matched>| v.into_iter().next());
+    let matched: Option<Matched> = db::row::<Matched>(&results, 1)?;
     let mut event = AuditEvent::new(AuditAction::AuthPasswordResetRequest, "auth").meta("matched", matched.is_some());
     if let Some(m) = &matched {
         event = event.user(&m.user_id);
@@ -163,7 +162,7 @@ pub async fn confirm(rc: &mut Rc<'_>) -> ApiResult<Reply> {
             )?,
         ])
         .await?;
-    let user: Option<Reset> = results.get(2).map(db::rows).transpose()?.and_then(|v: Vec<Reset>| v.into_iter().next());
+    let user: Option<Reset> = db::row::<Reset>(&results, 2)?;
     let Some(user) = user else {
         rc.audit(
             AuditEvent::new(AuditAction::AuthPasswordResetConfirm, "auth")
