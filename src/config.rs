@@ -52,6 +52,11 @@ pub struct Settings {
     pub rate_limit_user: u32,
     pub rate_limit_period: i64,
     pub audit_retention_days: i64,
+    /// Live API keys a user may hold (`API_KEYS_PER_USER`).
+    pub api_keys_per_user: i64,
+    /// Derives a refresh token's one successor (see `token::refresh::successor`);
+    /// HMAC-SHA-256 of a fixed label under `JWT_SECRET`.
+    pub refresh_successor_key: Secret<[u8; 32]>,
 }
 
 /// Why the settings are unusable. Logged, never sent to the client.
@@ -155,6 +160,11 @@ impl Settings {
             rate_limit_user: int(get, "RATE_LIMIT_USER", 1000, 1, 1_000_000)?,
             rate_limit_period: int(get, "RATE_LIMIT_PERIOD_SECONDS", 60, 1, 3_600)?,
             audit_retention_days: int(get, "AUDIT_RETENTION_DAYS", 90, 1, 3_650)?,
+            api_keys_per_user: int(get, "API_KEYS_PER_USER", 25, 1, 1_000)?,
+            refresh_successor_key: Secret::new(crate::crypto::mac::hmac_sha256(
+                secret.as_bytes(),
+                b"secure-api refresh-successor v1",
+            )),
         })
     }
 

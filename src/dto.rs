@@ -205,12 +205,21 @@ pub fn logout(body: Option<&Value>) -> Result<bool, ApiError> {
 }
 
 /// `PUT /password` `{currentPassword, newPassword}`.
-pub fn change_password(body: Option<&Value>) -> Result<(String, NewPassword), ApiError> {
+pub fn change_password(body: Option<&Value>) -> Result<PasswordChange, ApiError> {
     let mut f = Fields::new(body);
     let current = presented_password(&mut f, "currentPassword");
     let new = new_password_field(&mut f, "newPassword");
-    let v = current.zip(new);
+    let keep_api_keys = f.opt_bool("keepApiKeys").unwrap_or(false);
+    let v = current.zip(new).map(|(current, new)| PasswordChange { current, new, keep_api_keys });
     done(f, v)
+}
+
+/// `PUT /password` `{currentPassword, newPassword, keepApiKeys?}`.
+pub struct PasswordChange {
+    pub current: String,
+    pub new: NewPassword,
+    /// Keep the user's API keys live (default: a password change revokes them).
+    pub keep_api_keys: bool,
 }
 
 /// `POST /password-reset/request` `{email}`.
@@ -290,7 +299,26 @@ pub struct NewApiKey {
     pub name: String,
     pub scopes: PermissionSet,
     pub expires_in_days: Option<i64>,
-    pub rate_limit: i64,
+    /// As requested; see [`NewApiKey::effective_rate_limit`].
+    pub rate_limit: Option<i64>,
+}
+
+impl NewApiKey {
+    /// The key's requests per window: as requested, else [`DEFAULT_KEY_RATE_LIMIT`].
+    /// `cap` (the per-user limit, for creators without `api_keys:manage`) bounds it: a
+    /// request above it is 400 with a `rateLimit` detail (a key must not be a way around
+    /// its owner's own limit), and the default is lowered to it.
+    pub fn effective_rate_limit(&self, cap: Option<i64>) -> Result<i64, ApiError> {
+        match (self.rate_limit, cap) {
+            (Some(r), Some(c)) if r > c => Err(ApiError::validation(vec![FieldError::new(
+                "rateLimit",
+                format!("must be at most {c} (your own rate limit) without the api_keys:manage permission"),
+            )])),
+            (Some(r), _) => Ok(r),
+            (None, Some(c)) => Ok(DEFAULT_KEY_RATE_LIMIT.min(c)),
+            (None, None) => Ok(DEFAULT_KEY_RATE_LIMIT),
+        }
+    }
 }
 
 pub const DEFAULT_KEY_RATE_LIMIT: i64 = 1000;
@@ -331,7 +359,7 @@ pub fn new_api_key(body: Option<&Value>) -> Result<NewApiKey, ApiError> {
         }
     };
     let expires_in_days = f.opt_int("expiresInDays", 1, 365);
-    let rate_limit = f.opt_int("rateLimit", 1, 100_000).unwrap_or(DEFAULT_KEY_RATE_LIMIT);
+    let rate_limit = f.opt_int("rateLimit", 1, 100_000);
     let v = name.zip(scopes).map(|(name, scopes)| NewApiKey { name, scopes, expires_in_days, rate_limit });
     done(f, v)
 }
@@ -452,7 +480,14 @@ mod tests {
     fn api_key_scopes_default_and_validate() {
         let k = new_api_key(Some(&json!({"name": "ci"}))).ok().unwrap();
         assert_eq!(k.scopes.names(), vec!["posts:read"]);
-        assert_eq!(k.rate_limit, 1000);
+        assert_eq!(k.rate_limit, None);
+        assert_eq!(k.effective_rate_limit(None).ok(), Some(1000));
+        assert_eq!(k.effective_rate_limit(Some(6)).ok(), Some(6), "the default never exceeds the cap");
+        let big = new_api_key(Some(&json!({"name": "ci", "rateLimit": 100_000}))).ok().unwrap();
+        assert_eq!(big.effective_rate_limit(None).ok(), Some(100_000), "api_keys:manage: no cap");
+        assert_eq!(fields_of(big.effective_rate_limit(Some(1000)).err().unwrap()), vec!["rateLimit"]);
+        let at = new_api_key(Some(&json!({"name": "ci", "rateLimit": 1000}))).ok().unwrap();
+        assert_eq!(at.effective_rate_limit(Some(1000)).ok(), Some(1000));
         for bad in [
             json!({"name": "ci", "scopes": []}),
             json!({"name": "ci", "scopes": ["nope"]}),

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub enum ErrorCode {
     ValidationFailed,
     InvalidJson,
+    InvalidRequest,
     UnsupportedMediaType,
     PayloadTooLarge,
     MethodNotAllowed,
@@ -25,6 +26,7 @@ pub enum ErrorCode {
     AccountDisabled,
     NotFound,
     Conflict,
+    LimitExceeded,
     RateLimited,
     AccountLocked,
     ServiceUnavailable,
@@ -33,9 +35,10 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::PayloadTooLarge,
         ErrorCode::MethodNotAllowed,
@@ -49,6 +52,7 @@ impl ErrorCode {
         ErrorCode::AccountDisabled,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
+        ErrorCode::LimitExceeded,
         ErrorCode::RateLimited,
         ErrorCode::AccountLocked,
         ErrorCode::ServiceUnavailable,
@@ -59,7 +63,7 @@ impl ErrorCode {
     pub const fn status(self) -> u16 {
         match self {
             ErrorCode::ValidationFailed | ErrorCode::InvalidJson => 400,
-            ErrorCode::InvalidToken => 400,
+            ErrorCode::InvalidToken | ErrorCode::InvalidRequest => 400,
             ErrorCode::Unauthorized
             | ErrorCode::InvalidCredentials
             | ErrorCode::TokenExpired
@@ -67,7 +71,7 @@ impl ErrorCode {
             ErrorCode::Forbidden | ErrorCode::CsrfRejected | ErrorCode::AccountDisabled => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::LimitExceeded => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited | ErrorCode::AccountLocked => 429,
@@ -81,6 +85,7 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -94,6 +99,7 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "account_disabled",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::LimitExceeded => "limit_exceeded",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::AccountLocked => "account_locked",
             ErrorCode::ServiceUnavailable => "service_unavailable",
@@ -106,6 +112,7 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationFailed => "Validation failed",
             ErrorCode::InvalidJson => "Request body is not valid JSON",
+            ErrorCode::InvalidRequest => "Malformed request",
             ErrorCode::UnsupportedMediaType => "Content-Type must be application/json",
             ErrorCode::PayloadTooLarge => "Request body exceeds 64 KiB",
             ErrorCode::MethodNotAllowed => "Method not allowed",
@@ -119,6 +126,7 @@ impl ErrorCode {
             ErrorCode::AccountDisabled => "Account is disabled",
             ErrorCode::NotFound => "Not found",
             ErrorCode::Conflict => "Conflict",
+            ErrorCode::LimitExceeded => "Limit exceeded",
             ErrorCode::RateLimited => "Too many requests",
             ErrorCode::AccountLocked => "Account temporarily locked",
             ErrorCode::ServiceUnavailable => "Service temporarily unavailable",

@@ -113,13 +113,21 @@ pub async fn authenticate(rc: &mut Rc<'_>) -> ApiResult<Option<Caller>> {
     if let Some(key) = rc.header("X-API-Key") {
         return from_api_key(rc, key.trim()).await.map(Some);
     }
-    let cookie = rc.header("Cookie").unwrap_or_default();
-    if let Some(token) = cookies::get(&cookie, cookies::ACCESS_COOKIE) {
-        let token = token.to_owned();
+    if let Some(token) = credential_cookie(rc, cookies::ACCESS_COOKIE)? {
         check_csrf(rc)?;
         return session_from_jwt(rc, &token, Via::Cookie).await.map(Some);
     }
     Ok(None)
+}
+
+/// The value of a credential cookie; sent more than once, it is 400 `invalid_request`.
+pub fn credential_cookie(rc: &Rc<'_>, name: &str) -> ApiResult<Option<String>> {
+    let cookie = rc.header("Cookie").unwrap_or_default();
+    match cookies::credential(&cookie, name) {
+        Ok(v) => Ok(v.map(str::to_owned)),
+        Err(cookies::Duplicate) => Err(ApiError::new(ErrorCode::InvalidRequest)
+            .with_message(format!("The {name} cookie was sent more than once; clear this site's cookies"))),
+    }
 }
 
 /// Cookie-authenticated writes must come from an allowed origin (see `web::csrf`).

@@ -134,6 +134,11 @@ pub fn row<T: DeserializeOwned>(results: &[D1Result], i: usize) -> ApiResult<Opt
     Ok(results.get(i).map(rows::<T>).transpose()?.and_then(|v| v.into_iter().next()))
 }
 
+/// Every row of statement `i` of a batch.
+pub fn rows_of<T: DeserializeOwned>(results: &[D1Result], i: usize) -> ApiResult<Vec<T>> {
+    Ok(results.get(i).map(rows::<T>).transpose()?.unwrap_or_default())
+}
+
 /// Rows changed by a write.
 pub fn changes(res: &D1Result) -> usize {
     res.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)

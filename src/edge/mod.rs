@@ -7,7 +7,9 @@ mod auth;
 mod db;
 mod handlers;
 mod http;
+mod lockout;
 mod platform;
+mod revoke;
 mod scheduled;
 mod throttle;
 

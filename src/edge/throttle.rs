@@ -117,6 +117,11 @@ pub async fn ip_tier(rc: &mut Rc<'_>, tier: Tier) -> ApiResult<()> {
     }
     let limit = if tier == Tier::Auth { rc.settings.rate_limit_auth } else { rc.settings.rate_limit_anon };
     let bucket = format!("{}:{ip_bucket}", tier.as_str());
+    if tier == Tier::Auth {
+        if let Some(wide) = rate_limit::ipv6_48_bucket(&rc.ip) {
+            return auth_tier_ipv6(rc, bucket, format!("auth48:{wide}"), limit).await;
+        }
+    }
     let counted: ApiResult<Option<CountRow>> =
         rc.db.first(COUNTER_SQL, &[Arg::Text(&bucket), Arg::Int(window(rc))]).await;
     match counted {
@@ -138,6 +143,41 @@ pub async fn ip_tier(rc: &mut Rc<'_>, tier: Tier) -> ApiResult<()> {
                 }
             }
         }
+    }
+}
+
+/// The auth tier of an IPv6 client: its /64 bucket and, at `IPV6_48_FACTOR` times the
+/// limit, its /48 bucket, counted in one batch (fails closed like every auth counter).
+async fn auth_tier_ipv6(rc: &mut Rc<'_>, narrow: String, wide: String, limit: u32) -> ApiResult<()> {
+    let w = Arg::Int(window(rc));
+    let counted = rc
+        .db
+        .batch(vec![
+            rc.db.stmt(COUNTER_SQL, &[Arg::Text(&narrow), w])?,
+            rc.db.stmt(COUNTER_SQL, &[Arg::Text(&wide), w])?,
+        ])
+        .await
+        .map_err(|e| {
+            ApiError::unavailable(format!("rate-limit counter unavailable (auth tier fails closed): {e:?}"))
+        })?;
+    let count = |i| {
+        super::db::row::<CountRow>(&counted, i)
+            .ok()
+            .flatten()
+            .map(|r| u32::try_from(r.count).unwrap_or(u32::MAX))
+            .ok_or_else(|| ApiError::unavailable("rate-limit counter unavailable (auth tier fails closed)"))
+    };
+    let narrow = Hit { tier: Tier::Auth, bucket: narrow, count: count(0)?, limit };
+    let wide = Hit {
+        tier: Tier::Auth,
+        bucket: wide,
+        count: count(1)?,
+        limit: limit.saturating_mul(rate_limit::IPV6_48_FACTOR),
+    };
+    if narrow.count <= narrow.limit && wide.count > wide.limit {
+        apply(rc, &wide)
+    } else {
+        apply(rc, &narrow)
     }
 }
 

@@ -11,9 +11,17 @@
 //! The window is fixed: it starts at the first failure and restarts at the first
 //! failure after it has expired (not sliding).
 //!
-//! Caller's flow for `POST /login`: `check` first (locked → 429, no password work);
-//! on a wrong password, `record_failure`, store the result, and if `just_locked`
-//! write the `auth.account_locked` audit entry — still answering 401.
+//! Caller's flow for `POST /login` (and `PUT /password`, whose wrong current password
+//! feeds the same lockout): `check` first (locked → 429, no password work); on a wrong
+//! password, apply `record_failure` *in storage, atomically* (one conditional
+//! `UPSERT … RETURNING` whose SQL mirrors this function), then `classify` the returned
+//! state: the failure that reached the threshold audits `auth.account_locked` and still
+//! answers 401; a failure that found the account already locked (a concurrent request
+//! locked it while this one was verifying its password) answers 429 `account_locked`.
+//!
+//! Guarantee under concurrency: every wrong password is counted exactly once, so of any
+//! number of parallel wrong logins for one account at most `threshold` are answered as
+//! plain 401s within a window; the rest are 429 `account_locked`.
 
 /// Lockout parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +62,14 @@ pub fn check(state: Option<&LockoutState>, now: i64) -> Option<i64> {
 /// - Failures reaching `policy.threshold` set `locked_until = now + lock_secs` and
 ///   `window_start = now` (the lock instant); a non-positive `lock_secs` still locks
 ///   for 1 s, a threshold of 0 acts as 1.
-/// - A state that is still locked is returned unchanged: failures while locked
-///   (the caller should not even verify them) neither extend nor renew the lock.
+/// - A state that is still locked keeps its window and lock: failures while locked
+///   (only concurrent requests that passed `check` before the lock reach this) neither
+///   extend nor renew the lock, but are counted past the threshold, so that `classify`
+///   tells the one failure that locked from those that found it locked.
 pub fn record_failure(state: Option<&LockoutState>, policy: &LockoutPolicy, now: i64) -> LockoutState {
     if let Some(s) = state {
         if check(Some(s), now).is_some() {
-            return *s;
+            return LockoutState { failures: s.failures.saturating_add(1), ..*s };
         }
     }
     // A released lock or an expired window means counting starts over.
@@ -82,6 +92,46 @@ pub fn record_failure(state: Option<&LockoutState>, policy: &LockoutPolicy, now:
 /// `invalid_credentials`). A state that was already locked earlier is not.
 pub fn just_locked(state: &LockoutState, now: i64) -> bool {
     state.window_start == now && state.locked_until.is_some_and(|until| until > now)
+}
+
+/// `record_failure` as one atomic D1 statement (an `UPSERT … RETURNING`: concurrent
+/// failures never overwrite each other's count). In `DO UPDATE SET` every bare column
+/// is the row *before* the update. Binds: ?1 account key, ?2 now, ?3 window seconds,
+/// ?4 threshold (≥ 1), ?5 lock seconds (≥ 1). Returns `failures, window_start,
+/// locked_until`. Host-tested against `record_failure` with SQLite.
+pub const RECORD_FAILURE_SQL: &str =
+    "INSERT INTO login_lockouts (account_key, failures, window_start, locked_until, updated_at) \
+     VALUES (?1, 1, ?2, CASE WHEN 1 >= ?4 THEN ?2 + ?5 END, ?2) \
+     ON CONFLICT (account_key) DO UPDATE SET \
+     failures = CASE WHEN locked_until > ?2 THEN failures + 1 \
+       WHEN locked_until IS NOT NULL OR ?2 - window_start >= ?3 THEN 1 ELSE failures + 1 END, \
+     window_start = CASE WHEN locked_until > ?2 THEN window_start \
+       WHEN locked_until IS NOT NULL OR ?2 - window_start >= ?3 THEN ?2 \
+       WHEN failures + 1 >= ?4 THEN ?2 ELSE window_start END, \
+     locked_until = CASE WHEN locked_until > ?2 THEN locked_until \
+       WHEN locked_until IS NOT NULL OR ?2 - window_start >= ?3 THEN (CASE WHEN 1 >= ?4 THEN ?2 + ?5 END) \
+       WHEN failures + 1 >= ?4 THEN ?2 + ?5 ELSE NULL END, \
+     updated_at = ?2 \
+     RETURNING failures, window_start, locked_until";
+
+/// What a counted failure means for its request (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureOutcome {
+    /// Counted below the threshold: 401 `invalid_credentials`.
+    Counted,
+    /// This failure reached the threshold: 401, and audit `auth.account_locked`.
+    JustLocked,
+    /// The account was locked by another request meanwhile: 429 with this `Retry-After`.
+    AlreadyLocked(i64),
+}
+
+/// Classifies the state `record_failure` produced (in storage) for this request's failure.
+pub fn classify(state: &LockoutState, policy: &LockoutPolicy, now: i64) -> FailureOutcome {
+    match check(Some(state), now) {
+        None => FailureOutcome::Counted,
+        Some(_) if state.failures <= policy.threshold.max(1) && just_locked(state, now) => FailureOutcome::JustLocked,
+        Some(retry) => FailureOutcome::AlreadyLocked(retry),
+    }
 }
 
 #[cfg(test)]
@@ -142,9 +192,30 @@ mod tests {
         let p = LockoutPolicy::default();
         let s = fail_n(&p, 10, T0, 0).unwrap();
         let again = record_failure(Some(&s), &p, T0 + 500);
-        assert_eq!(again, s);
+        assert_eq!(again, LockoutState { failures: 11, ..s }, "counted, same window and lock");
         assert!(!just_locked(&again, T0 + 500), "no second auth.account_locked");
+        assert_eq!(classify(&again, &p, T0 + 500), FailureOutcome::AlreadyLocked(400));
         assert_eq!(check(Some(&again), T0 + 900), None);
+    }
+
+    #[test]
+    fn parallel_failures_yield_exactly_threshold_plain_401s() {
+        // 20 concurrent wrong passwords, all past `check` before any was counted, all
+        // counted atomically within the same second: each sees the state after its own.
+        let p = LockoutPolicy::default();
+        let mut state = None;
+        let mut outcomes = Vec::new();
+        for _ in 0..20 {
+            let next = record_failure(state.as_ref(), &p, T0);
+            outcomes.push(classify(&next, &p, T0));
+            state = Some(next);
+        }
+        let plain = outcomes.iter().filter(|o| **o != FailureOutcome::AlreadyLocked(900)).count();
+        assert_eq!(plain, 10);
+        assert_eq!(outcomes.iter().filter(|o| **o == FailureOutcome::JustLocked).count(), 1);
+        assert_eq!(outcomes[9], FailureOutcome::JustLocked);
+        assert!(outcomes[10..].iter().all(|o| *o == FailureOutcome::AlreadyLocked(900)));
+        assert_eq!(classify(&record_failure(None, &p, T0), &p, T0), FailureOutcome::Counted);
     }
 
     #[test]
@@ -179,6 +250,47 @@ mod tests {
         // ...but one second earlier it would lock.
         let tenth = record_failure(Some(&nine), &p, T0 + 899);
         assert!(tenth.locked_until.is_some());
+    }
+
+    /// The D1 statement and the pure function agree on every step of many sequences.
+    #[test]
+    fn the_atomic_sql_mirrors_record_failure() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE login_lockouts (account_key TEXT PRIMARY KEY, failures INTEGER NOT NULL, \
+             window_start INTEGER NOT NULL, locked_until INTEGER, updated_at INTEGER NOT NULL)",
+        )
+        .unwrap();
+        let policies = [
+            LockoutPolicy::default(),
+            LockoutPolicy { threshold: 3, window_secs: 60, lock_secs: 3 },
+            LockoutPolicy { threshold: 1, window_secs: 10, lock_secs: 5 },
+        ];
+        let steps = [0, 0, 1, 0, 2, 3, 7, 0, 0, 1, 50, 0, 899, 1, 900, 0, 4, 0, 0, 61, 2, 3, 0, 1000, 0, 0, 0];
+        for (i, p) in policies.iter().enumerate() {
+            let key = format!("k{i}");
+            let mut pure: Option<LockoutState> = None;
+            let mut now = T0;
+            for step in steps.iter().cycle().take(200) {
+                now += step;
+                let expected = record_failure(pure.as_ref(), p, now);
+                let got = db
+                    .query_row(
+                        RECORD_FAILURE_SQL,
+                        rusqlite::params![key, now, p.window_secs, p.threshold.max(1), p.lock_secs.max(1)],
+                        |r| {
+                            Ok(LockoutState {
+                                failures: r.get::<_, u32>(0)?,
+                                window_start: r.get(1)?,
+                                locked_until: r.get(2)?,
+                            })
+                        },
+                    )
+                    .unwrap();
+                assert_eq!(got, expected, "policy {p:?} at {now}");
+                pure = Some(expected);
+            }
+        }
     }
 
     #[test]

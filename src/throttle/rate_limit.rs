@@ -83,6 +83,22 @@ pub fn ip_bucket(ip: &str) -> String {
     }
 }
 
+/// How much wider the /48 auth bucket is than the per-/64 one.
+pub const IPV6_48_FACTOR: u32 = 10;
+
+/// The wider auth-tier bucket of an IPv6 client: its /48 (a site's usual allocation, so
+/// rotating /64s inside it does not escape the limit). `None` for IPv4 (also mapped),
+/// and for anything unparsable.
+pub fn ipv6_48_bucket(ip: &str) -> Option<String> {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let [a, b, c, ..] = v6.segments();
+            Some(format!("{}/48", Ipv6Addr::new(a, b, c, 0, 0, 0, 0, 0)))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +189,16 @@ mod tests {
         // Exactly at the limit is allowed with nothing remaining.
         let v = evaluate(5, 5, 0, 60, 1);
         assert!(v.allowed && v.remaining == 0);
+    }
+
+    #[test]
+    fn ipv6_clients_also_have_a_48_bucket() {
+        assert_eq!(ipv6_48_bucket("2001:db8:1:2:3:4:5:6").as_deref(), Some("2001:db8:1::/48"));
+        assert_eq!(ipv6_48_bucket("2001:db8:1:ffff::1").as_deref(), Some("2001:db8:1::/48"));
+        assert_eq!(ipv6_48_bucket("2001:db8:2::1").as_deref(), Some("2001:db8:2::/48"));
+        assert_eq!(ipv6_48_bucket("203.0.113.7"), None);
+        assert_eq!(ipv6_48_bucket("::ffff:203.0.113.7"), None);
+        assert_eq!(ipv6_48_bucket("unknown"), None);
     }
 
     #[test]

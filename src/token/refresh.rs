@@ -33,6 +33,16 @@ pub fn hash_token(token: &str) -> String {
     sha256_hex(token.as_bytes())
 }
 
+/// The one successor of the token whose hash is `parent_hash`: `rt_` + base64url of
+/// HMAC-SHA-256(`key`, `parent_hash`). Deterministic, so a rotated token presented again
+/// within the grace window gets the *same* successor as the first presenter (one live
+/// branch per session: a replayed stolen token joins the victim's chain, where the next
+/// reuse detection sees it, instead of starting a parallel one). Unpredictable without
+/// the server's key, like a random token.
+pub fn successor(key: &[u8], parent_hash: &str) -> String {
+    format_token(&crate::crypto::mac::hmac_sha256(key, parent_hash.as_bytes()))
+}
+
 /// Cheap sanity check before any database lookup: at most [`MAX_LEN`] characters,
 /// the `rt_` prefix, and a strict base64url body of at least 32 bytes.
 pub fn looks_valid(token: &str) -> bool {
@@ -106,6 +116,16 @@ pub fn decide(row: Option<&StoredRefresh>, now: i64, grace_secs: i64) -> Refresh
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_successor_is_deterministic_keyed_and_well_formed() {
+        let parent = hash_token(&format_token(&[7u8; 32]));
+        let a = successor(b"key-one-0123456789abcdef0123456789", &parent);
+        assert_eq!(a, successor(b"key-one-0123456789abcdef0123456789", &parent));
+        assert_ne!(a, successor(b"key-two-0123456789abcdef0123456789", &parent));
+        assert_ne!(a, successor(b"key-one-0123456789abcdef0123456789", &hash_token(&a)));
+        assert!(looks_valid(&a) && a.len() == 46);
+    }
     use RefreshDecision::*;
 
     const T0: i64 = 1_700_000_000;

@@ -14,6 +14,30 @@ pub fn get<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// A credential cookie sent more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duplicate;
+
+/// The value of credential cookie `name`, refusing ambiguity: more than one non-empty
+/// `name=` pair is `Err(Duplicate)`. A sibling subdomain can plant a second
+/// `__Secure-refresh` with `Domain=` beside ours (only `__Host-` forbids `Domain`), and
+/// with first-wins it would choose the session (session swap, login CSRF).
+pub fn credential<'a>(cookie_header: &'a str, name: &str) -> Result<Option<&'a str>, Duplicate> {
+    let mut found = None;
+    for pair in cookie_header.split(';') {
+        let Some((k, v)) = pair.split_once('=') else { continue };
+        let v = v.trim().trim_matches('"');
+        if k.trim() != name || v.is_empty() {
+            continue;
+        }
+        if found.is_some() {
+            return Err(Duplicate);
+        }
+        found = Some(v);
+    }
+    Ok(found)
+}
+
 pub fn access_cookie(token: &str, max_age: i64) -> String {
     format!("{ACCESS_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}")
 }
@@ -42,6 +66,16 @@ mod tests {
         assert_eq!(get(h, "access"), None);
         assert_eq!(get("__Host-access=", ACCESS_COOKIE), None);
         assert_eq!(get("", ACCESS_COOKIE), None);
+    }
+
+    #[test]
+    fn a_credential_cookie_sent_twice_is_refused() {
+        let h = "__Secure-refresh=rt_a; x=1; __Secure-refresh=rt_b";
+        assert_eq!(credential(h, REFRESH_COOKIE), Err(Duplicate));
+        assert_eq!(credential("__Host-access=a;__Host-access=a", ACCESS_COOKIE), Err(Duplicate));
+        assert_eq!(credential("__Secure-refresh=rt_a; __Host-access=t", REFRESH_COOKIE), Ok(Some("rt_a")));
+        assert_eq!(credential("__Secure-refresh=; __Secure-refresh=rt_b", REFRESH_COOKIE), Ok(Some("rt_b")));
+        assert_eq!(credential("a=1", REFRESH_COOKIE), Ok(None));
     }
 
     #[test]

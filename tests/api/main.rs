@@ -9,5 +9,6 @@ mod helpers;
 mod auth;
 mod authz;
 mod foundation;
+mod hardening;
 mod reset;
 mod throttle;

@@ -80,6 +80,9 @@ pub async fn create(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
         return Err(ApiError::new(ErrorCode::Forbidden)
             .with_message(format!("Scopes exceed your own permissions: {}", beyond.join(", "))));
     }
+    // A key must not be a way around its owner's own rate limit.
+    let manager = can(&caller.principal, Permission::ApiKeysManage, None);
+    let rate_limit = input.effective_rate_limit((!manager).then_some(i64::from(rc.settings.rate_limit_user)))?;
     let random = platform::random::<32>().map_err(ApiError::internal)?;
     let key = api_key::format_key(&random);
     let prefix = api_key::key_prefix(&key);
@@ -87,10 +90,13 @@ pub async fn create(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
     let id = platform::uuid();
     let scopes = serde_json::to_string(&input.scopes.names()).unwrap_or_else(|_| "[]".into());
     let expires_at = input.expires_in_days.map(|d| rc.now + d * DAY);
-    rc.db
+    // At most `API_KEYS_PER_USER` live keys: the count and the insert are one statement.
+    let inserted = rc
+        .db
         .run(
             "INSERT INTO api_keys (id, user_id, key_prefix, key_hash, name, scopes, rate_limit, expires_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE (SELECT count(*) FROM api_keys WHERE user_id = ?2 \
+             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?9)) < ?10",
             &[
                 Arg::Text(&id),
                 Arg::Text(&caller.principal.user_id),
@@ -98,12 +104,19 @@ pub async fn create(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
                 Arg::Text(&hash),
                 Arg::Text(&input.name),
                 Arg::Text(&scopes),
-                Arg::Int(input.rate_limit),
+                Arg::Int(rate_limit),
                 Arg::from(expires_at),
                 Arg::Int(rc.now),
+                Arg::Int(rc.settings.api_keys_per_user),
             ],
         )
         .await?;
+    if inserted == 0 {
+        return Err(ApiError::new(ErrorCode::LimitExceeded).with_message(format!(
+            "At most {} live API keys per user: revoke one first",
+            rc.settings.api_keys_per_user
+        )));
+    }
     rc.audit(
         AuditEvent::new(AuditAction::ApiKeyCreate, "api_keys")
             .user(&caller.principal.user_id)
@@ -111,7 +124,7 @@ pub async fn create(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
             .meta("keyPrefix", prefix.as_str())
             .meta("name", input.name.as_str())
             .meta("scopes", input.scopes.names())
-            .meta("rateLimit", input.rate_limit)
+            .meta("rateLimit", rate_limit)
             .meta("expiresAt", expires_at.map(iso8601)),
     );
     Ok(Reply::json(
@@ -123,7 +136,7 @@ pub async fn create(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
             "name": input.name,
             "scopes": input.scopes.names(),
             "expiresAt": expires_at.map(iso8601),
-            "rateLimit": input.rate_limit,
+            "rateLimit": rate_limit,
             "message": "Store this key now: it is shown only once",
         }),
     ))

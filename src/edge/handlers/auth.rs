@@ -7,15 +7,15 @@
 
 use crate::audit::{AuditAction, AuditEvent};
 use crate::crypto::kdf::{self, StoredHash};
-use crate::crypto::mac;
-use crate::domain::password::NewPassword;
 use crate::dto;
 use crate::edge::auth::{self, Caller};
 use crate::edge::db::{self, Arg};
 use crate::edge::http::{Rc, Reply};
+use crate::edge::lockout;
 use crate::edge::platform;
+use crate::edge::revoke;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::throttle::lockout::{self, LockoutPolicy, LockoutState};
+use crate::throttle::lockout::FailureOutcome;
 use crate::time::iso8601;
 use crate::token::jwt::{self, AccessClaims};
 use crate::token::refresh::{self, RefreshDecision, StoredRefresh};
@@ -70,33 +70,12 @@ struct LoginUser {
     is_active: i64,
 }
 
-#[derive(Deserialize)]
-struct LockoutRow {
-    failures: i64,
-    window_start: i64,
-    locked_until: Option<i64>,
-}
-
-impl LockoutRow {
-    fn state(&self) -> LockoutState {
-        LockoutState {
-            failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
-            window_start: self.window_start,
-            locked_until: self.locked_until,
-        }
-    }
-}
-
-/// The lockout key of an account: SHA-256 of the normalised email (unknown emails too).
-fn account_key(email: &str) -> String {
-    mac::sha256_hex(email.as_bytes())
-}
-
-fn policy(rc: &Rc<'_>) -> LockoutPolicy {
-    LockoutPolicy {
-        threshold: rc.settings.lockout_threshold,
-        window_secs: rc.settings.lockout_window,
-        lock_secs: rc.settings.lockout_seconds,
+/// The answer to a counted wrong password: `error` (401), or 429 `account_locked` when a
+/// concurrent failure locked the account while this one was being verified.
+fn failed_password(outcome: FailureOutcome, error: ApiError) -> ApiError {
+    match outcome {
+        FailureOutcome::AlreadyLocked(retry) => lockout::locked_error(retry),
+        FailureOutcome::Counted | FailureOutcome::JustLocked => error,
     }
 }
 
@@ -104,7 +83,7 @@ fn policy(rc: &Rc<'_>) -> LockoutPolicy {
 pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
     let creds = dto::login(rc.body.as_ref())?;
     let email = creds.email.as_str().to_owned();
-    let key = account_key(&email);
+    let key = lockout::account_key(&email);
 
     // One round trip: the account (if any) and its lockout state.
     let reads = rc
@@ -114,24 +93,12 @@ pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
                 "SELECT id, email, password_hash, role, is_active FROM users WHERE email = ?1",
                 &[Arg::Text(&email)],
             )?,
-            rc.db.stmt(
-                "SELECT failures, window_start, locked_until FROM login_lockouts WHERE account_key = ?1",
-                &[Arg::Text(&key)],
-            )?,
+            lockout::select(rc, &key)?,
         ])
         .await?;
     let user: Option<LoginUser> = db::row::<LoginUser>(&reads, 0)?;
-    let lock: Option<LockoutState> = db::row::<LockoutRow>(&reads, 1)?.map(|r| r.state());
-
-    if let Some(retry) = lockout::check(lock.as_ref(), rc.now) {
-        rc.audit(
-            AuditEvent::new(AuditAction::AuthLoginFailed, "auth")
-                .meta("email", email.as_str())
-                .meta("reason", "account_locked"),
-        );
-        return Err(ApiError::too_many(ErrorCode::AccountLocked, u64::try_from(retry).unwrap_or(1))
-            .with_message("Too many failed logins; try again later"));
-    }
+    let lock = db::row::<lockout::LockoutRow>(&reads, 1)?.map(|r| r.state());
+    lockout::gate(rc, lock.as_ref(), &email, AuditAction::AuthLoginFailed)?;
 
     // Same KDF work whether or not the account exists: unknown emails verify against a
     // dummy hash with the configured cost.
@@ -140,35 +107,14 @@ pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
     let password_ok = verify_password(&creds.password, &target).await? && stored.is_some() && user.is_some();
 
     let Some(user) = user.filter(|_| password_ok) else {
-        let next = lockout::record_failure(lock.as_ref(), &policy(rc), rc.now);
-        let sql = "INSERT INTO login_lockouts (account_key, failures, window_start, locked_until, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-                   ON CONFLICT (account_key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
-                   locked_until = excluded.locked_until, updated_at = excluded.updated_at";
-        rc.db
-            .run(
-                sql,
-                &[
-                    Arg::Text(&key),
-                    Arg::from(next.failures),
-                    Arg::Int(next.window_start),
-                    Arg::from(next.locked_until),
-                    Arg::Int(rc.now),
-                ],
-            )
-            .await?;
         let reason = if stored.is_some() { "invalid_password" } else { "unknown_email" };
         rc.audit(
             AuditEvent::new(AuditAction::AuthLoginFailed, "auth").meta("email", email.as_str()).meta("reason", reason),
         );
-        if lockout::just_locked(&next, rc.now) {
-            rc.audit(
-                AuditEvent::new(AuditAction::AuthAccountLocked, "auth")
-                    .meta("email", email.as_str())
-                    .meta("failures", next.failures)
-                    .meta("lockedForSeconds", rc.settings.lockout_seconds),
-            );
-        }
-        return Err(ApiError::new(ErrorCode::InvalidCredentials));
+        return Err(failed_password(
+            lockout::record_failure(rc, &key, &email).await?,
+            ApiError::new(ErrorCode::InvalidCredentials),
+        ));
     };
 
     if user.is_active == 0 {
@@ -186,7 +132,7 @@ pub async fn login(rc: &mut Rc<'_>) -> ApiResult<Reply> {
     let (refresh_token, refresh_hash) = new_refresh_token()?;
     let family_expires = rc.now + rc.settings.refresh_ttl;
     let mut writes = vec![
-        rc.db.stmt("DELETE FROM login_lockouts WHERE account_key = ?1", &[Arg::Text(&key)])?,
+        lockout::clear(rc, &key)?,
         rc.db.stmt(
             "INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
             &[Arg::Text(&family), Arg::Text(&user.id), Arg::Int(rc.now), Arg::Int(family_expires)],
@@ -257,6 +203,7 @@ struct RefreshRow {
     family_id: String,
     expires_at: i64,
     rotated_at: Option<i64>,
+    replaced_by: Option<String>,
     user_id: String,
     family_expires_at: i64,
     family_revoked_at: Option<i64>,
@@ -266,7 +213,7 @@ struct RefreshRow {
 }
 
 const REFRESH_SQL: &str =
-    "SELECT t.family_id, t.expires_at, t.rotated_at, f.user_id, f.expires_at AS family_expires_at, \
+    "SELECT t.family_id, t.expires_at, t.rotated_at, t.replaced_by, f.user_id, f.expires_at AS family_expires_at, \
      f.revoked_at AS family_revoked_at, u.email, u.role, u.is_active \
      FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id \
      WHERE t.token_hash = ?1";
@@ -281,11 +228,10 @@ fn presented_refresh(rc: &Rc<'_>) -> ApiResult<Option<String>> {
     if let Some(t) = dto::refresh(rc.body.as_ref())? {
         return Ok(Some(t));
     }
-    let cookie = rc.header("Cookie").unwrap_or_default();
-    match cookies::get(&cookie, cookies::REFRESH_COOKIE) {
+    match auth::credential_cookie(rc, cookies::REFRESH_COOKIE)? {
         Some(t) => {
             auth::check_csrf(rc)?;
-            Ok(Some(t.to_owned()))
+            Ok(Some(t))
         }
         None => Ok(None),
     }
@@ -311,7 +257,6 @@ pub async fn refresh(rc: &mut Rc<'_>) -> ApiResult<Reply> {
     let Some(row) = row else {
         return Err(refresh_rejected());
     };
-    let (new_token, new_hash) = new_refresh_token()?;
     match decision {
         RefreshDecision::Reject => Err(refresh_rejected()),
         RefreshDecision::Reuse => {
@@ -330,68 +275,25 @@ pub async fn refresh(rc: &mut Rc<'_>) -> ApiResult<Reply> {
             Err(ApiError::new(ErrorCode::RefreshTokenReused))
         }
         RefreshDecision::Rotate | RefreshDecision::GraceReissue => {
-            let rotate = decision == RefreshDecision::Rotate;
-            // Rotate: mark the presented token rotated only if nobody did yet (compare-and-set)
-            // and insert the successor only if this request won. GraceReissue: a concurrent
-            // request rotated it moments ago; issue another token of the same live family.
-            let cas = "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2 WHERE token_hash = ?3 AND rotated_at IS NULL";
-            let insert = if rotate {
-                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
-                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?5 AND replaced_by = ?1) \
-                 AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked_at IS NULL AND expires_at > ?3)"
+            // The presented token has exactly one successor (derived, not random): a
+            // concurrent or grace-window presentation gets the same token as the first
+            // presenter, so a session never has more than one live branch.
+            let new_token = refresh::successor(rc.settings.refresh_successor_key.expose(), &hash);
+            let new_hash = refresh::hash_token(&new_token);
+            let grace = if decision == RefreshDecision::Rotate {
+                !rotate_to(rc, &hash, &new_hash, &row).await?
+            } else if row.replaced_by.as_deref() == Some(new_hash.as_str()) {
+                true
             } else {
-                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
-                 SELECT ?1, ?2, ?3, ?4 WHERE ?5 IS NOT NULL \
-                 AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked_at IS NULL AND expires_at > ?3)"
+                // Rotated to a successor this key does not derive (JWT_SECRET changed since).
+                return Err(refresh_rejected());
             };
-            let insert_args = [
-                Arg::Text(&new_hash),
-                Arg::Text(&row.family_id),
-                Arg::Int(rc.now),
-                Arg::Int(row.family_expires_at),
-                Arg::Text(&hash),
-            ];
-            let mut stmts = Vec::new();
-            if rotate {
-                stmts.push(rc.db.stmt(cas, &[Arg::Int(rc.now), Arg::Text(&new_hash), Arg::Text(&hash)])?);
-            }
-            stmts.push(rc.db.stmt(insert, &insert_args)?);
-            let results = rc.db.batch(stmts).await?;
-            let inserted = results.last().map(db::changes).unwrap_or(0) == 1;
-            if !inserted {
-                if !rotate {
-                    return Err(refresh_rejected());
-                }
-                // Lost the race to a concurrent rotation of the same token: that happened
-                // just now, so this is the grace case. One more guarded insert.
-                let grace = "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
-                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?5 AND rotated_at >= ?6) \
-                     AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked_at IS NULL AND expires_at > ?3)";
-                let since = rc.now - rc.settings.refresh_grace;
-                let changed = rc
-                    .db
-                    .run(
-                        grace,
-                        &[
-                            insert_args[0],
-                            insert_args[1],
-                            insert_args[2],
-                            insert_args[3],
-                            insert_args[4],
-                            Arg::Int(since),
-                        ],
-                    )
-                    .await?;
-                if changed != 1 {
-                    return Err(refresh_rejected());
-                }
-            }
             let access = sign_access(rc, &row.user_id, &row.email, &row.role, &row.family_id);
             rc.audit(
                 AuditEvent::new(AuditAction::AuthRefresh, "auth")
                     .user(&row.user_id)
                     .resource_id(&row.family_id)
-                    .meta("grace", !(rotate && inserted)),
+                    .meta("grace", grace),
             );
             let remaining = (row.family_expires_at - rc.now).max(0);
             let body = json!({
@@ -405,6 +307,45 @@ pub async fn refresh(rc: &mut Rc<'_>) -> ApiResult<Reply> {
                 .with_cookie(cookies::refresh_cookie(&new_token, remaining)))
         }
     }
+}
+
+/// The rotation compare-and-set, in one batch: mark `hash` rotated to `new_hash` if
+/// nobody did yet, insert the successor if the family is live (a concurrent rotation of
+/// the same token inserted the same successor: nothing to do), and check that the
+/// successor is live. `Ok(true)`: this request rotated; `Ok(false)`: a concurrent request
+/// did, moments ago (the grace case); a dead session is 401.
+async fn rotate_to(rc: &Rc<'_>, hash: &str, new_hash: &str, row: &RefreshRow) -> ApiResult<bool> {
+    let results = rc
+        .db
+        .batch(vec![
+            rc.db.stmt(
+                "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2 WHERE token_hash = ?3 AND rotated_at IS NULL",
+                &[Arg::Int(rc.now), Arg::Text(new_hash), Arg::Text(hash)],
+            )?,
+            rc.db.stmt(
+                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
+                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?5 AND replaced_by = ?1) \
+                 AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked_at IS NULL AND expires_at > ?3) \
+                 ON CONFLICT (token_hash) DO NOTHING",
+                &[
+                    Arg::Text(new_hash),
+                    Arg::Text(&row.family_id),
+                    Arg::Int(rc.now),
+                    Arg::Int(row.family_expires_at),
+                    Arg::Text(hash),
+                ],
+            )?,
+            rc.db.stmt(
+                "SELECT 1 AS live FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+                 WHERE t.token_hash = ?1 AND f.revoked_at IS NULL AND f.expires_at > ?2",
+                &[Arg::Text(new_hash), Arg::Int(rc.now)],
+            )?,
+        ])
+        .await?;
+    if db::row::<serde_json::Value>(&results, 2)?.is_none() {
+        return Err(refresh_rejected());
+    }
+    Ok(results.first().map(db::changes).unwrap_or(0) == 1)
 }
 
 fn clear(reply: Reply) -> Reply {
@@ -423,10 +364,8 @@ pub async fn logout(rc: &mut Rc<'_>, caller: Option<Caller>) -> ApiResult<Reply>
             (c.principal.user_id, sid)
         }
         None => {
-            let cookie = rc.header("Cookie").unwrap_or_default();
-            let token =
-                cookies::get(&cookie, cookies::REFRESH_COOKIE).ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
-            let token = token.to_owned();
+            let token = auth::credential_cookie(rc, cookies::REFRESH_COOKIE)?
+                .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
             auth::check_csrf(rc)?;
             #[derive(Deserialize)]
             struct Fam {
@@ -485,33 +424,63 @@ pub fn me(caller: &Caller) -> Reply {
     )
 }
 
-/// `PUT /password`: verifies the current password, stores the new hash and ends every
-/// session of the user in one batch.
+/// `PUT /password`: verifies the current password (a wrong one counts towards the
+/// account's lockout, as a failed login does), then in one batch stores the new hash,
+/// ends every session, supersedes every open reset token and, unless
+/// `"keepApiKeys": true`, revokes every API key of the user.
 pub async fn change_password(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
     caller.require_session()?;
-    let (current, new): (String, NewPassword) = dto::change_password(rc.body.as_ref())?;
+    let input = dto::change_password(rc.body.as_ref())?;
     let uid = caller.principal.user_id.clone();
-    let stored: Option<String> = rc
+    let key = lockout::account_key(&caller.email);
+    let reads = rc
         .db
-        .first("SELECT password_hash FROM users WHERE id = ?1", &[Arg::Text(&uid)])
-        .await?
-        .map(|r: PasswordRow| r.password_hash);
-    let stored = stored.and_then(|s| StoredHash::parse(&s));
-    let target = stored.clone().unwrap_or_else(|| kdf::dummy_hash(rc.settings.pbkdf2_iterations));
-    if !(verify_password(&current, &target).await? && stored.is_some()) {
-        return Err(ApiError::new(ErrorCode::InvalidCredentials).with_message("Current password is incorrect"));
-    }
-    let hash = hash_password(new.expose(), rc.settings.pbkdf2_iterations).await?;
-    rc.db
         .batch(vec![
-            rc.db.stmt("UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3", &[Arg::Text(&hash), Arg::Int(rc.now), Arg::Text(&uid)])?,
-            rc.db.stmt(
-                "UPDATE refresh_families SET revoked_at = ?1, revoke_reason = 'password_change' WHERE user_id = ?2 AND revoked_at IS NULL",
-                &[Arg::Int(rc.now), Arg::Text(&uid)],
-            )?,
+            rc.db.stmt("SELECT password_hash FROM users WHERE id = ?1", &[Arg::Text(&uid)])?,
+            lockout::select(rc, &key)?,
         ])
         .await?;
-    rc.audit(AuditEvent::new(AuditAction::AuthPasswordChange, "auth").user(&uid).resource_id(&uid));
+    let stored = db::row::<PasswordRow>(&reads, 0)?.and_then(|r| StoredHash::parse(&r.password_hash));
+    let lock = db::row::<lockout::LockoutRow>(&reads, 1)?.map(|r| r.state());
+    lockout::gate(rc, lock.as_ref(), &caller.email, AuditAction::AuthLoginFailed)?;
+    let target = stored.clone().unwrap_or_else(|| kdf::dummy_hash(rc.settings.pbkdf2_iterations));
+    if !(verify_password(&input.current, &target).await? && stored.is_some()) {
+        rc.audit(
+            AuditEvent::new(AuditAction::AuthLoginFailed, "auth")
+                .user(&uid)
+                .meta("email", caller.email.as_str())
+                .meta("reason", "invalid_current_password"),
+        );
+        let outcome = lockout::record_failure(rc, &key, &caller.email).await?;
+        let wrong = ApiError::new(ErrorCode::InvalidCredentials).with_message("Current password is incorrect");
+        return Err(failed_password(outcome, wrong));
+    }
+    let hash = hash_password(input.new.expose(), rc.settings.pbkdf2_iterations).await?;
+    let (now, user) = (Arg::Int(rc.now), Arg::Text(&uid));
+    let mut writes = vec![
+        rc.db.stmt("UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3", &[Arg::Text(&hash), now, user])?,
+        rc.db.stmt(
+            "UPDATE refresh_families SET revoked_at = ?1, revoke_reason = 'password_change' WHERE user_id = ?2 AND revoked_at IS NULL",
+            &[now, user],
+        )?,
+        rc.db.stmt(
+            "UPDATE password_resets SET superseded_at = ?1 WHERE user_id = ?2 AND used_at IS NULL AND superseded_at IS NULL",
+            &[now, user],
+        )?,
+        lockout::clear(rc, &key)?,
+    ];
+    if !input.keep_api_keys {
+        writes.push(rc.db.stmt(revoke::ALL_API_KEYS_SQL, &[now, user])?);
+    }
+    let results = rc.db.batch(writes).await?;
+    let revoked = if input.keep_api_keys { Vec::new() } else { db::rows_of(&results, 4)? };
+    rc.audit(
+        AuditEvent::new(AuditAction::AuthPasswordChange, "auth")
+            .user(&uid)
+            .resource_id(&uid)
+            .meta("apiKeysRevoked", revoked.len()),
+    );
+    revoke::audit_api_keys(rc, &uid, revoked, "password_change");
     Ok(clear(Reply::json(200, &json!({"message": "Password changed; every session has been signed out"}))))
 }
 

@@ -16,6 +16,7 @@ use crate::edge::db::{self, Arg};
 use crate::edge::handlers::auth::hash_password;
 use crate::edge::http::{Rc, Reply};
 use crate::edge::platform;
+use crate::edge::{lockout, revoke};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::token::reset;
 use serde::{Deserialize, Serialize};
@@ -160,6 +161,22 @@ pub async fn confirm(rc: &mut Rc<'_>) -> ApiResult<Reply> {
                 ),
                 &args,
             )?,
+            // Account recovery: assume compromise. Every API key goes, and so does any
+            // other open reset token.
+            rc.db.stmt(
+                &format!(
+                    "UPDATE api_keys SET revoked_at = ?2 WHERE user_id = {consumed} AND revoked_at IS NULL \
+                     AND user_id IN (SELECT id FROM users WHERE is_active = 1) RETURNING id, key_prefix"
+                ),
+                &args3,
+            )?,
+            rc.db.stmt(
+                &format!(
+                    "UPDATE password_resets SET superseded_at = ?2 WHERE user_id = {consumed} \
+                     AND used_at IS NULL AND superseded_at IS NULL"
+                ),
+                &args3,
+            )?,
         ])
         .await?;
     let user: Option<Reset> = db::row::<Reset>(&results, 2)?;
@@ -172,15 +189,18 @@ pub async fn confirm(rc: &mut Rc<'_>) -> ApiResult<Reply> {
         return Err(invalid_token());
     };
     // A reset is also the way out of a lockout.
-    let key = crate::crypto::mac::sha256_hex(user.email.as_bytes());
-    rc.db.run("DELETE FROM login_lockouts WHERE account_key = ?1", &[Arg::Text(&key)]).await?;
+    lockout::clear(rc, &lockout::account_key(&user.email))?.run().await.map_err(db::storage_error)?;
     let ended = results.get(1).map(db::changes).unwrap_or(0);
+    let keys: Vec<revoke::RevokedKey> = db::rows_of(&results, 3)?;
+    let keys_revoked = keys.len();
+    revoke::audit_api_keys(rc, &user.id, keys, "password_reset");
     rc.audit(
         AuditEvent::new(AuditAction::AuthPasswordResetConfirm, "auth")
             .user(&user.id)
             .resource_id(&user.id)
             .meta("success", true)
-            .meta("sessionsEnded", ended),
+            .meta("sessionsEnded", ended)
+            .meta("apiKeysRevoked", keys_revoked),
     );
     Ok(Reply::json(200, &json!({"message": "Password has been reset; sign in with the new password"})))
 }
