@@ -54,6 +54,18 @@ else
   echo "$LOCK_SUM" > node_modules/.bootstrap-lock
 fi
 
+# Schemathesis (the OpenAPI fuzzer of the test suite) in a project-local virtualenv,
+# every package pinned by tests/fuzz/requirements.txt.
+REQ_SUM="$(sha256sum tests/fuzz/requirements.txt | awk '{print $1}')"
+if [ -x .venv/bin/st ] && [ -f .venv/.bootstrap-req ] && [ "$(cat .venv/.bootstrap-req)" = "$REQ_SUM" ]; then
+  log ".venv (schemathesis $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))')): up to date"
+else
+  log ".venv: installing schemathesis and its pinned dependencies (pip)"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/fuzz/requirements.txt
+  echo "$REQ_SUM" > .venv/.bootstrap-req
+fi
+
 if [ -f .dev.vars ]; then
   log ".dev.vars: present (kept)"
 else

@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 
+# Static assets (wrangler.toml [assets]): the OpenAPI description served at /openapi.json.
+mkdir -p build/assets
+cp openapi.json build/assets/openapi.json
+
 if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "${FORCE_BUILD:-}" != "1" ] \
+   && [ "$(cat build/.keep-names 2>/dev/null || echo 0)" = "${KEEP_NAMES:-0}" ] \
    && [ -z "$(find src Cargo.toml Cargo.lock -newer build/index.js -print -quit)" ]; then
   echo "[build] build/ is up to date"
   exit 0
@@ -24,12 +29,19 @@ done
 "$CARGO_BIN/worker-build" --release
 # worker-build passes --debuginfo to wasm-opt, which keeps the function-name section. Names
 # only serve stack traces; stripping them saves ~25 KB gzip of what every cold start loads.
-"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.stripped.wasm --strip-debug \
-  --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
-  --enable-multivalue --enable-reference-types --enable-exception-handling
-mv build/index_bg.stripped.wasm build/index_bg.wasm
+# KEEP_NAMES=1 keeps them (CPU profiles with function names: bench/profile.mjs).
+if [ "${KEEP_NAMES:-}" != "1" ]; then
+  "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.stripped.wasm --strip-debug \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
+    --enable-multivalue --enable-reference-types --enable-exception-handling
+  mv build/index_bg.stripped.wasm build/index_bg.wasm
+fi
+echo "${KEEP_NAMES:-0}" > build/.keep-names
 if [ -f build/index_bg.wasm ]; then
   raw=$(stat -c %s build/index_bg.wasm)
   gz=$(gzip -9 -c build/index_bg.wasm | wc -c)
   echo "[build] build/index_bg.wasm: $raw bytes raw, $gz bytes gzip"
 fi
+# (again: worker-build may have replaced build/)
+mkdir -p build/assets
+cp openapi.json build/assets/openapi.json

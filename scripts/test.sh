@@ -3,10 +3,18 @@
 # black-box suite (tests/api) against real `wrangler dev` servers this script starts on free
 # loopback ports, each with a fresh --persist-to directory and applied migrations, and stops
 # again (by PID) when it exits.
+# `scripts/test.sh --fuzz` (npm run fuzz) runs only the Schemathesis step, on its own server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+FUZZ_ONLY=false
+[ "${1:-}" = "--fuzz" ] && FUZZ_ONLY=true
+# Reports of the last run (fuzzer reports) stay here; RUN_DIR below is removed at exit.
+OUT_DIR=".tmp/test-output"
+rm -rf "$OUT_DIR" && mkdir -p "$OUT_DIR"
 
 bash scripts/bootstrap.sh
+
+if ! $FUZZ_ONLY; then
 
 echo "[test] formatting (cargo fmt --check)"
 cargo fmt --check
@@ -20,6 +28,8 @@ node --test tests/entry/
 echo "[test] clippy: host and wasm32 (unwrap/expect/panic/indexing denied outside tests)"
 cargo clippy --quiet --lib --tests -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
+
+fi
 
 echo "[test] release build"
 bash scripts/build.sh
@@ -45,7 +55,7 @@ cleanup() {
     kill -9 -- -"$pid" 2>/dev/null || true
   done
   rm -rf "$RUN_DIR"
-  rm -f .wrangler-queue-test.toml .wrangler-test.toml
+  rm -f .wrangler-queue-test.toml .wrangler-test.toml .wrangler-fuzz-test.toml
 }
 trap cleanup EXIT
 
@@ -88,19 +98,54 @@ start_server() {
   echo "[test] server '$name' on 127.0.0.1:$port"
 }
 
+# wait_ready NAME [STATUS BODY-PATTERN]: a server is ready only when /health gives the
+# expected answer (default 200 with {"status":"ok"}; the weak-secret server's is a JSON 500
+# `internal_error`): anything else (a worker still loading, a proxy error) means wait.
 wait_ready() {
-  local name="$1" upper url
+  local name="$1" want_status="${2:-200}" want_body="${3:-\"status\":\"ok\"}" upper url body
   upper="$(echo "$name" | tr '[:lower:]' '[:upper:]')"
   url="$(printenv "SECURE_API_${upper}_URL")"
-  for _ in $(seq 1 120); do
-    if curl -s -o /dev/null "$url/health"; then return 0; fi
+  for _ in $(seq 1 180); do
+    body="$(curl -s --max-time 5 -w '\n%{http_code}' "$url/health" 2>/dev/null || true)"
+    if [ "$(tail -n1 <<<"$body")" = "$want_status" ] && grep -q "$want_body" <<<"$body"; then return 0; fi
     sleep 0.5
   done
-  echo "[test] server '$name' did not start; its log:" >&2
+  echo "[test] server '$name' did not become ready (last answer: ${body:-none}); its log:" >&2
   tail -50 "$RUN_DIR/$name/dev.log" >&2
   exit 1
 }
 
+# setup_request WHAT CURL-ARGS...: a setup request that must succeed (2xx). On a 5xx or a
+# connection error it is retried once after a pause; on failure its status and body are
+# printed and the run stops.
+setup_request() {
+  local what="$1"; shift
+  local out status attempt
+  for attempt in 1 2; do
+    out="$(curl -s --max-time 30 -w '\n%{http_code}' "$@" 2>&1 || true)"
+    status="$(tail -n1 <<<"$out")"
+    case "$status" in
+      2??) return 0 ;;
+      # A retried request whose first attempt went through after all (e.g. registration).
+      409) [ "$attempt" = 2 ] && return 0 ;;
+      5??|000|"") [ "$attempt" = 1 ] && { echo "[test] $what: status ${status:-none}, retrying once" >&2; sleep 2; continue; } ;;
+    esac
+    break
+  done
+  echo "[test] $what failed: status ${status:-none}; body: $(sed '$d' <<<"$out")" >&2
+  exit 1
+}
+
+# fuzz: the Schemathesis target. Limits raised (the rate-limit binding shields too: its
+# requests all come from one client) so that the fuzzer exercises the handlers.
+FUZZ_CONFIG=".wrangler-fuzz-test.toml"
+sed -e 's/^simple = { limit = [0-9]*, period = 60 }$/simple = { limit = 1000000, period = 60 }/' "$TEST_CONFIG" > "$FUZZ_CONFIG"
+[ "$(grep -c '^simple = { limit = 1000000, period = 60 }$' "$FUZZ_CONFIG")" = 2 ] \
+  || { echo "[test] could not raise the rate-limit shields in $FUZZ_CONFIG" >&2; exit 1; }
+start_server fuzz -c "$FUZZ_CONFIG" --var RATE_LIMIT_AUTH:1000000 --var RATE_LIMIT_ANON:1000000 \
+  --var RATE_LIMIT_USER:1000000
+SERVERS=(fuzz)
+if ! $FUZZ_ONLY; then
 # main: contract defaults, except the per-IP auth tier is raised so that many test users
 # can register and log in; the throttling tests use their own server.
 start_server main --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
@@ -130,20 +175,31 @@ start_server tight --var RATE_LIMIT_AUTH:5 --var RATE_LIMIT_ANON:8 --var RATE_LI
 # aux: the only server tests write to directly (fixtures such as legacy hashes); its tests
 # take turns, so no direct write races the server's own.
 start_server aux --test-scheduled --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
-for s in main weak short nodb queue upload tight aux; do wait_ready "$s"; done
+SERVERS+=(main weak short nodb queue upload tight aux)
+fi
+for s in "${SERVERS[@]}"; do
+  if [ "$s" = weak ]; then wait_ready weak 500 '"code":"internal_error"'; else wait_ready "$s"; fi
+done
 
 # One admin per server, made the documented way: register through the API, then
 # `npm run admin:promote` against that server's local D1 (before any test traffic).
 export SECURE_API_ADMIN_PASSWORD="Admin-Password-$(node -e 'process.stdout.write(require("crypto").randomBytes(6).toString("hex"))')1"
-for s in main short tight aux; do
+for s in "${SERVERS[@]}"; do
+  case "$s" in weak | nodb | queue | upload) continue ;; esac
   upper="$(echo "$s" | tr '[:lower:]' '[:upper:]')"
   url="$(printenv "SECURE_API_${upper}_URL")"
   email="admin-$s@example.com"
-  curl -sf -o /dev/null -X POST "$url/api/auth/register" -H 'Content-Type: application/json' \
-    -H 'CF-Connecting-IP: 192.0.2.1' -d "{\"email\":\"$email\",\"password\":\"$SECURE_API_ADMIN_PASSWORD\"}"
+  setup_request "registering the $s server's admin" -X POST "$url/api/auth/register" \
+    -H 'Content-Type: application/json' -H 'CF-Connecting-IP: 192.0.2.1' \
+    -d "{\"email\":\"$email\",\"password\":\"$SECURE_API_ADMIN_PASSWORD\"}"
   bash scripts/admin-promote.sh "$email" --persist-to "$(printenv "SECURE_API_${upper}_D1")"
   export "SECURE_API_${upper}_ADMIN=$email"
 done
 
-echo "[test] black-box suite (tests/api) against wrangler dev"
-cargo test --test api -- --test-threads 8
+if ! $FUZZ_ONLY; then
+  echo "[test] black-box suite (tests/api) against wrangler dev"
+  cargo test --test api -- --test-threads 8
+fi
+
+echo "[test] Schemathesis against openapi.json (reports in $OUT_DIR/fuzz)"
+bash scripts/fuzz.sh "$SECURE_API_FUZZ_URL" "$SECURE_API_FUZZ_ADMIN" "$SECURE_API_ADMIN_PASSWORD" "$OUT_DIR/fuzz"

@@ -382,6 +382,21 @@ pub fn user_patch(body: Option<&Value>) -> Result<(Option<Role>, Option<bool>), 
     Ok((role, active))
 }
 
+/// The admin users list's `email` filter: a case-insensitive substring, trimmed and
+/// lower-cased; empty means no filter; longer than an email can be (254) is 400.
+pub fn email_filter(query: &[(String, String)]) -> Result<Option<String>, ApiError> {
+    let Some(raw) = crate::web::query::get(query, "email").map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    if raw.chars().count() > crate::domain::email::MAX_EMAIL_LEN {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "email",
+            format!("must be at most {} characters", crate::domain::email::MAX_EMAIL_LEN),
+        )]));
+    }
+    Ok(Some(raw.to_ascii_lowercase()))
+}
+
 /// `page` (≥ 1, default 1) and `limit` (1..=100, default 10) from a query string.
 /// Anything else (negative, zero, fractions, junk) is 400 with details.
 pub fn page_params(query: &[(String, String)]) -> Result<(i64, i64), ApiError> {
@@ -474,6 +489,16 @@ mod tests {
         assert!(p.title.is_none());
         let e = new_post(Some(&json!({"title": "", "body": "x".repeat(50_001)}))).err().unwrap();
         assert_eq!(fields_of(e), vec!["title", "body"]);
+    }
+
+    #[test]
+    fn the_email_filter_is_trimmed_lowered_and_bounded() {
+        let q = |v: &str| vec![("email".to_owned(), v.to_owned())];
+        assert_eq!(email_filter(&q(" Bob_%\\ ")).ok().flatten().as_deref(), Some("bob_%\\"));
+        assert_eq!(email_filter(&q("  ")).ok(), Some(None));
+        assert_eq!(email_filter(&[]).ok(), Some(None));
+        assert!(email_filter(&q(&"a".repeat(254))).is_ok());
+        assert_eq!(fields_of(email_filter(&q(&"a".repeat(255))).err().unwrap()), vec!["email"]);
     }
 
     #[test]

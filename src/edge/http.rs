@@ -27,6 +27,11 @@ impl Reply {
         Reply { status, body: Some(body), headers: Vec::new(), cookies: Vec::new() }
     }
 
+    /// A body that is already JSON text.
+    pub fn raw_json(status: u16, body: String) -> Reply {
+        Reply { status, body: Some(body), headers: Vec::new(), cookies: Vec::new() }
+    }
+
     pub fn with_cookie(mut self, cookie: String) -> Reply {
         self.cookies.push(cookie);
         self

@@ -55,3 +55,28 @@ pub async fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> Res
     bytes.copy_to(&mut out);
     Ok(out)
 }
+
+/// The text of a static asset: `env[binding].fetch(url)` then `.text()`, with plain
+/// js_sys calls (the `worker` crate's Fetcher/Response wrappers cost ~10 KB of wasm).
+pub async fn asset_text(env: &worker::Env, binding: &str, url: &str) -> Result<String, String> {
+    let env: &wasm_bindgen::JsValue = env.as_ref();
+    let fetcher = js_sys::Reflect::get(env, &binding.into()).map_err(|_| format!("binding {binding} missing"))?;
+    let call = |target: &wasm_bindgen::JsValue, method: &str, arg: Option<&str>| -> Result<js_sys::Promise, String> {
+        let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(|| format!("{method} is not a function"))?;
+        let r = match arg {
+            Some(a) => f.call1(target, &a.into()),
+            None => f.call0(target),
+        };
+        r.ok().and_then(|p| p.dyn_into().ok()).ok_or_else(|| format!("{method} failed"))
+    };
+    let resp = JsFuture::from(call(&fetcher, "fetch", Some(url))?).await.map_err(|_| "fetch rejected".to_owned())?;
+    let status = js_sys::Reflect::get(&resp, &"status".into()).ok().and_then(|s| s.as_f64()).unwrap_or(0.0);
+    if status != 200.0 {
+        return Err(format!("status {status}"));
+    }
+    let text = JsFuture::from(call(&resp, "text", None)?).await.map_err(|_| "text rejected".to_owned())?;
+    text.as_string().ok_or_else(|| "body is not text".to_owned())
+}

@@ -158,7 +158,8 @@ async fn auth_tier_ipv6(rc: &mut Rc<'_>, narrow: String, wide: String, limit: u3
         ])
         .await
         .map_err(|e| {
-            ApiError::unavailable(format!("rate-limit counter unavailable (auth tier fails closed): {e:?}"))
+            let cause = e.cause.unwrap_or_default();
+            ApiError::unavailable(format!("rate-limit counter unavailable (auth tier fails closed): {cause}"))
         })?;
     let count = |i| {
         super::db::row::<CountRow>(&counted, i)

@@ -65,28 +65,8 @@ pub fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// A SQL `LIKE ... ESCAPE '\\'` pattern matching `s` as a case-insensitive substring of a
-/// lower-case column: wildcards in the input are matched literally.
-pub fn like_contains(s: &str) -> String {
-    let mut out = String::from("%");
-    for c in s.trim().to_ascii_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn like_pattern_escapes_wildcards() {
-        assert_eq!(super::like_contains(" A_b%c\\ "), "%a\\_b\\%c\\\\%");
-        assert_eq!(super::like_contains("Bob"), "%bob%");
-    }
-
     use super::*;
 
     #[test]

@@ -7,6 +7,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    OpenApi,
     Register,
     Login,
     Refresh,
@@ -37,10 +38,11 @@ pub enum NoRoute {
     MethodNotAllowed(String),
 }
 
-/// A path's shape: literal segments and `:id` placeholders.
-#[derive(Clone, Copy)]
+/// A path's shape: literal segments and `{id}` placeholders.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
     Health,
+    OpenApi,
     Auth(&'static str),
     ResetRequest,
     ResetConfirm,
@@ -54,41 +56,60 @@ enum Shape {
     AdminAudit,
 }
 
-fn shape(path: &str) -> Option<(Shape, Option<&str>)> {
-    let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
-    let mut segs = trimmed.strip_prefix('/')?.split('/');
-    let s: [Option<&str>; 5] = [segs.next(), segs.next(), segs.next(), segs.next(), segs.next()];
-    if segs.next().is_some() {
-        return None;
-    }
-    fn id(v: Option<&str>) -> Option<&str> {
-        v.filter(|x| !x.is_empty())
-    }
-    Some(match s {
-        [Some("health"), None, ..] => (Shape::Health, None),
-        [Some("api"), Some("auth"), Some("password-reset"), Some("request"), None] => (Shape::ResetRequest, None),
-        [Some("api"), Some("auth"), Some("password-reset"), Some("confirm"), None] => (Shape::ResetConfirm, None),
-        [Some("api"), Some("auth"), Some(name), None, None] => {
-            let name = ["register", "login", "refresh", "logout", "me", "password"].into_iter().find(|n| *n == name)?;
-            (Shape::Auth(name), None)
+/// The path table, in match order (literal paths before `{id}` at the same depth). The
+/// one list of the service's paths: the resolver matches against it and the OpenAPI
+/// consistency test reads it through [`endpoints`].
+const PATHS: [(Shape, &str); 18] = [
+    (Shape::Health, "/health"),
+    (Shape::OpenApi, "/openapi.json"),
+    (Shape::Auth("register"), "/api/auth/register"),
+    (Shape::Auth("login"), "/api/auth/login"),
+    (Shape::Auth("refresh"), "/api/auth/refresh"),
+    (Shape::Auth("logout"), "/api/auth/logout"),
+    (Shape::Auth("me"), "/api/auth/me"),
+    (Shape::Auth("password"), "/api/auth/password"),
+    (Shape::ResetRequest, "/api/auth/password-reset/request"),
+    (Shape::ResetConfirm, "/api/auth/password-reset/confirm"),
+    (Shape::Posts, "/api/posts"),
+    (Shape::Post, "/api/posts/{id}"),
+    (Shape::ApiKeys, "/api/api-keys"),
+    (Shape::ApiKeysAll, "/api/api-keys/admin/all"),
+    (Shape::ApiKey, "/api/api-keys/{id}"),
+    (Shape::AdminUsers, "/api/admin/users"),
+    (Shape::AdminUser, "/api/admin/users/{id}"),
+    (Shape::AdminAudit, "/api/admin/audit-logs"),
+];
+
+/// Matches `path` (one trailing slash ignored) against a template; `Some(id)` on a match
+/// (`""` when the template has no `{id}`; an `{id}` segment must not be empty).
+fn matches<'a>(template: &str, path: &'a str) -> Option<&'a str> {
+    let mut id = "";
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(id),
+            (Some("{id}"), Some(seg)) if !seg.is_empty() => id = seg,
+            (Some(a), Some(b)) if a == b => {}
+            _ => return None,
         }
-        [Some("api"), Some("posts"), None, ..] => (Shape::Posts, None),
-        [Some("api"), Some("posts"), Some(i), None, None] => (Shape::Post, id(Some(i))),
-        [Some("api"), Some("api-keys"), None, ..] => (Shape::ApiKeys, None),
-        [Some("api"), Some("api-keys"), Some("admin"), Some("all"), None] => (Shape::ApiKeysAll, None),
-        [Some("api"), Some("api-keys"), Some(i), None, None] => (Shape::ApiKey, id(Some(i))),
-        [Some("api"), Some("admin"), Some("users"), None, None] => (Shape::AdminUsers, None),
-        [Some("api"), Some("admin"), Some("users"), Some(i), None] => (Shape::AdminUser, id(Some(i))),
-        [Some("api"), Some("admin"), Some("audit-logs"), None, None] => (Shape::AdminAudit, None),
-        _ => return None,
-    })
-    .filter(|(sh, i)| !matches!(sh, Shape::Post | Shape::ApiKey | Shape::AdminUser) || i.is_some())
+    }
+}
+
+fn shape(path: &str) -> Option<(Shape, &str)> {
+    let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    PATHS.iter().find_map(|(sh, template)| matches(template, trimmed).map(|id| (*sh, id)))
+}
+
+/// Every `(method, path template)` the router serves (OPTIONS aside), from [`PATHS`].
+pub fn endpoints() -> impl Iterator<Item = (&'static str, &'static str)> {
+    PATHS.iter().flat_map(|(sh, template)| allowed(*sh).split(", ").map(move |m| (m, *template)))
 }
 
 /// Methods each shape answers (OPTIONS is handled by CORS before routing).
 fn allowed(shape: Shape) -> &'static str {
     match shape {
-        Shape::Health => "GET",
+        Shape::Health | Shape::OpenApi => "GET",
         Shape::Auth("me") => "GET",
         Shape::Auth("password") => "PUT",
         Shape::Auth(_) | Shape::ResetRequest | Shape::ResetConfirm => "POST",
@@ -108,9 +129,10 @@ pub fn is_known_path(path: &str) -> bool {
 /// Resolves a request to a route. `HEAD` is not served.
 pub fn resolve(method: &str, path: &str) -> Result<Route, NoRoute> {
     let (sh, id) = shape(path).ok_or(NoRoute::NotFound)?;
-    let id = || id.unwrap_or_default().to_owned();
+    let id = || id.to_owned();
     let route = match (sh, method) {
         (Shape::Health, "GET") => Route::Health,
+        (Shape::OpenApi, "GET") => Route::OpenApi,
         (Shape::Auth("register"), "POST") => Route::Register,
         (Shape::Auth("login"), "POST") => Route::Login,
         (Shape::Auth("refresh"), "POST") => Route::Refresh,
@@ -151,6 +173,7 @@ mod tests {
     fn resolves_every_endpoint() {
         let table = [
             ("GET", "/health", Route::Health),
+            ("GET", "/openapi.json", Route::OpenApi),
             ("POST", "/api/auth/register", Route::Register),
             ("POST", "/api/auth/login", Route::Login),
             ("POST", "/api/auth/refresh", Route::Refresh),
@@ -176,6 +199,38 @@ mod tests {
         for (m, p, r) in table {
             assert_eq!(resolve(m, p), Ok(r), "{m} {p}");
         }
+    }
+
+    #[test]
+    fn every_endpoint_of_the_table_resolves() {
+        for (m, template) in endpoints() {
+            let path = template.replace("{id}", "some-id");
+            assert!(resolve(m, &path).is_ok(), "{m} {template}");
+        }
+        assert_eq!(endpoints().count(), 22);
+    }
+
+    /// The OpenAPI description served at `/openapi.json` names exactly the router's
+    /// endpoints: a route without a description, or a description without a route, fails.
+    #[test]
+    fn the_openapi_description_matches_the_route_table() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../../openapi.json")).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut described: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                if ["get", "put", "post", "delete", "patch", "head", "options", "trace"].contains(&method.as_str()) {
+                    described.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        let mut routed: Vec<(String, String)> = endpoints().map(|(m, p)| (m.to_owned(), p.to_owned())).collect();
+        described.sort();
+        routed.sort();
+        let missing: Vec<_> = routed.iter().filter(|r| !described.contains(r)).collect();
+        let extra: Vec<_> = described.iter().filter(|d| !routed.contains(d)).collect();
+        assert!(missing.is_empty(), "routes without a description in openapi.json: {missing:?}");
+        assert!(extra.is_empty(), "described in openapi.json but not routed: {extra:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! error model (404/405/413/415/400), settings validation and the seeded schema.
 
 use crate::helpers::{main, weak, Resp};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const SECURITY: [(&str, &str); 9] = [
     ("strict-transport-security", "max-age=63072000; includeSubDomains"),
@@ -273,4 +273,25 @@ fn storage_failures_are_503_without_internals() {
             assert!(!lower.contains(leak), "leak {leak:?}: {lower}");
         }
     }
+}
+
+#[test]
+fn the_openapi_description_is_served_as_in_the_repository() {
+    let s = main();
+    let r = s.get("/openapi.json").send();
+    r.expect(200);
+    for (name, value) in SECURITY.iter().filter(|(n, _)| *n != "cache-control") {
+        assert_eq!(r.header(name), Some(*value), "{name}");
+    }
+    // Not an /api answer: the same for everyone, so it may be cached for a while.
+    assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
+    assert!(r.header("x-request-id").is_some());
+    assert!(r.header("content-type").unwrap().starts_with("application/json"));
+    let served: Value = r.json();
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap())
+            .unwrap();
+    assert_eq!(served, file);
+    assert_eq!(served["openapi"], "3.1.0");
+    s.post("/openapi.json").send().expect_error(405, "method_not_allowed");
 }

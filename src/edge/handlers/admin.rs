@@ -47,10 +47,10 @@ impl UserRow {
 pub async fn users(rc: &mut Rc<'_>, caller: Caller) -> ApiResult<Reply> {
     require(&caller, Permission::UsersRead)?;
     let (page, limit) = dto::page_params(&rc.query)?;
-    let pattern = crate::web::query::get(&rc.query, "email")
-        .filter(|e| !e.trim().is_empty())
-        .map(crate::web::query::like_contains);
-    let filter = "(?1 IS NULL OR email LIKE ?1 ESCAPE '\\')";
+    let pattern = dto::email_filter(&rc.query)?;
+    // A plain substring search: no LIKE pattern (D1 refuses patterns over 50 bytes) and no
+    // wildcards to escape. Emails are stored lower-case, the filter is lowered too.
+    let filter = "(?1 IS NULL OR instr(email, ?1) > 0)";
     let (total, rows): (i64, Vec<UserRow>) = db::page(
         &rc.db,
         &format!("SELECT count(*) AS n FROM users WHERE {filter}"),

@@ -342,7 +342,12 @@ async fn rotate_to(rc: &Rc<'_>, hash: &str, new_hash: &str, row: &RefreshRow) ->
             )?,
         ])
         .await?;
-    if db::row::<serde_json::Value>(&results, 2)?.is_none() {
+    #[derive(Deserialize)]
+    struct Live {
+        #[serde(rename = "live")]
+        _live: i64,
+    }
+    if db::row::<Live>(&results, 2)?.is_none() {
         return Err(refresh_rejected());
     }
     Ok(results.first().map(db::changes).unwrap_or(0) == 1)

@@ -23,9 +23,21 @@ fn has_refresh_cookie(rc: &Rc<'_>) -> bool {
     crate::web::cookies::get(&cookie, crate::web::cookies::REFRESH_COOKIE).is_some()
 }
 
+/// `GET /openapi.json`: the description, from the static assets (`openapi.json` is copied
+/// into `build/assets` by the build; kept out of the wasm, whose size every cold start pays).
+async fn openapi(rc: &Rc<'_>) -> Result<Reply, ApiError> {
+    let body = super::platform::asset_text(rc.env, "ASSETS", "https://assets.local/openapi.json")
+        .await
+        .map_err(|e| ApiError::unavailable(format!("openapi.json from ASSETS: {e}")))?;
+    let mut reply = Reply::raw_json(200, body);
+    reply.headers.push(("Cache-Control", "public, max-age=300".to_owned()));
+    Ok(reply)
+}
+
 pub async fn dispatch(route: Route, rc: &mut Rc<'_>) -> Result<Reply, ApiError> {
     match route {
         Route::Health => return Ok(Reply::json(200, &serde_json::json!({"status": "ok", "requestId": rc.request_id}))),
+        Route::OpenApi => return openapi(rc).await,
         Route::Register | Route::Login | Route::ResetRequest | Route::ResetConfirm => {
             throttle::ip_tier(rc, Tier::Auth).await?;
             return match route {
