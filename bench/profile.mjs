@@ -1,13 +1,14 @@
 // CPU profile of the worker under load, through workerd's inspector (the V8 CPU profiler
 // protocol that `wrangler dev --inspector-port` exposes). Loopback only, bounded.
 //
-//   node --experimental-websocket bench/profile.mjs INSPECTOR_PORT URL PATH COUNT OUT.cpuprofile [HEADER:VALUE ...]
+//   node bench/profile.mjs INSPECTOR_PORT URL PATH COUNT OUT.cpuprofile [HEADER:VALUE ...]
 //
 // Starts the sampling profiler (100 µs interval), sends COUNT sequential requests to
 // URL+PATH, stops, writes the .cpuprofile (open it in Chrome DevTools or speedscope) and
 // prints the functions with the most self time, in µs per request. Build with
 // `KEEP_NAMES=1 FORCE_BUILD=1 bash scripts/build.sh` first, so that wasm frames have names.
 import { writeFileSync } from "node:fs";
+import WebSocket from "ws";
 
 const [inspectorPort, base, path, countArg, out, ...headerArgs] = process.argv.slice(2);
 if (!out) {
@@ -21,18 +22,19 @@ const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).js
 const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
 const ws = new WebSocket(target.webSocketDebuggerUrl.replace("localhost", "127.0.0.1"));
 await new Promise((resolve, reject) => {
-  ws.onopen = resolve;
-  ws.onerror = reject;
+  ws.on("open", resolve);
+  ws.on("error", reject);
 });
 let nextId = 1;
 const pending = new Map();
-ws.onmessage = (event) => {
-  const msg = JSON.parse(event.data);
+ws.on("message", (data) => {
+  const msg = JSON.parse(String(data));
+  // (wrangler's inspector proxy answers some commands with `{id, method, params}`.)
   if (msg.id && pending.has(msg.id)) {
     pending.get(msg.id)(msg);
     pending.delete(msg.id);
   }
-};
+});
 const send = (method, params = {}) =>
   new Promise((resolve) => {
     const id = nextId++;
@@ -68,10 +70,26 @@ profile.samples.forEach((id, i) => {
   self.set(name, (self.get(name) ?? 0) + dt);
   total += dt;
 });
+// By where the code lives: our wasm, the JS bundle (wasm-bindgen glue, js/entry.mjs and
+// wrangler's dev middleware), workerd's internal modules (D1, rate limiter), and the rest
+// (V8 builtins, GC, the runtime's native code).
+const category = (name) =>
+  name.includes(".wasm") || name.startsWith("js-to-wasm") || name.startsWith("wasm-to-js")
+    ? "wasm (incl. JS<->wasm crossings)"
+    : name.endsWith("entry.js")
+      ? "JS bundle (glue, entry, dev middleware)"
+      : name.includes("cloudflare-internal")
+        ? "workerd internal modules"
+        : "builtins, GC, native";
 const busy = [...self.entries()].filter(([n]) => n !== "(idle)" && n !== "(program)");
 const busyTotal = busy.reduce((a, [, t]) => a + t, 0);
 console.log(`${path}: ${count} requests, statuses ${JSON.stringify(statuses)}`);
 console.log(`sampled ${(total / 1000).toFixed(1)} ms, busy (not idle/program) ${(busyTotal / count).toFixed(1)} µs per request`);
+const byCategory = new Map();
+for (const [name, t] of busy) byCategory.set(category(name), (byCategory.get(category(name)) ?? 0) + t);
+for (const [c, t] of [...byCategory.entries()].sort((a, b) => b[1] - a[1])) {
+  console.log(`${(t / count).toFixed(1).padStart(15)}  ${((100 * t) / busyTotal).toFixed(1).padStart(4)}%  [${c}]`);
+}
 console.log("self µs/request  share  function");
 for (const [name, t] of busy.sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`${(t / count).toFixed(1).padStart(15)}  ${((100 * t) / busyTotal).toFixed(1).padStart(4)}%  ${name}`);

@@ -24,7 +24,9 @@ trap cleanup EXIT
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
-sed -e '/^\[build\]$/,/^$/d' wrangler.toml > .wrangler-profile.toml
+# Without [build] (no watcher), the rate-limit binding shields raised (one client sends all).
+sed -e '/^\[build\]$/,/^$/d' -e 's/^simple = { limit = [0-9]*, period = 60 }$/simple = { limit = 1000000, period = 60 }/' \
+  wrangler.toml > .wrangler-profile.toml
 port="$(free_port)"; inspector="$(free_port)"
 npx wrangler d1 migrations apply DB --local --persist-to "$RUN_DIR/state" >/dev/null 2>&1
 WRANGLER_REGISTRY_PATH="$RUN_DIR/registry" setsid npx wrangler dev -c .wrangler-profile.toml --ip 127.0.0.1 \
@@ -38,7 +40,7 @@ access="$(node -e 'process.stdout.write(require(process.argv[1]).users[0].access
 
 mkdir -p bench/profiles
 profile() {
-  node --experimental-websocket --no-warnings bench/profile.mjs "$inspector" "http://127.0.0.1:$port" "$2" "$N" \
+  node bench/profile.mjs "$inspector" "http://127.0.0.1:$port" "$2" "$N" \
     "bench/profiles/$1.cpuprofile" "${@:3}"
   echo
 }
