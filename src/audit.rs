@@ -92,7 +92,7 @@ impl AuditAction {
 }
 
 /// One audit entry, before the edge adds request id, IP, user agent and time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub action: AuditAction,
     /// The acting user, when known.

@@ -12,6 +12,7 @@
 //! Whether a refusal is a 403 or a 404 (drafts the caller may not see) is the
 //! handler's call; this module only answers yes or no.
 
+use crate::domain::ids::UserId;
 use crate::domain::role::{Permission, Role};
 
 /// A set of permissions as a bitset over `Permission` discriminants.
@@ -106,7 +107,7 @@ impl std::fmt::Debug for PermissionSet {
 /// The caller, as resolved by the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
+    pub user_id: UserId,
     pub role: Role,
     /// The role's permissions as loaded from D1 (`role_permissions`).
     pub role_permissions: PermissionSet,
@@ -144,7 +145,7 @@ pub fn can(p: &Principal, perm: Permission, owner: Option<&str>) -> bool {
         _ => return eff.contains(perm),
     };
     match owner {
-        Some(owner) => (eff.contains(perm) && owner == p.user_id) || eff.contains(any),
+        Some(owner) => (eff.contains(perm) && owner == p.user_id.as_str()) || eff.contains(any),
         None => eff.contains(perm),
     }
 }
@@ -165,7 +166,7 @@ mod tests {
 
     fn principal(role: Role, key_scopes: Option<&[Permission]>) -> Principal {
         Principal {
-            user_id: ME.to_owned(),
+            user_id: UserId::new(ME),
             role,
             role_permissions: PermissionSet::from_slice(default_permissions(role)),
             key_scopes: key_scopes.map(PermissionSet::from_slice),

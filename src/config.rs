@@ -169,6 +169,15 @@ impl Settings {
     }
 
     /// The keys accepted for verifying access tokens: current first, then the previous one.
+    /// The account-lockout parameters.
+    pub fn lockout_policy(&self) -> crate::throttle::lockout::LockoutPolicy {
+        crate::throttle::lockout::LockoutPolicy {
+            threshold: self.lockout_threshold,
+            window_secs: self.lockout_window,
+            lock_secs: self.lockout_seconds,
+        }
+    }
+
     pub fn verify_keys(&self) -> Vec<&JwtKey> {
         let mut keys = vec![&self.jwt_key];
         if let Some(p) = &self.jwt_previous {

@@ -1,80 +1,124 @@
-//! Wire input → checked domain types. Request bodies arrive as JSON values; each parser
-//! collects every field error (for the `details` array) instead of stopping at the
-//! first, and only returns domain types once all fields are valid.
+//! Wire input → checked domain types.
+//!
+//! Each request body has a wire struct that mirrors its JSON (camelCase, every field a
+//! [`Field`], so that a wrong type is recorded instead of failing the whole parse), and a
+//! `TryFrom<wire>` into the domain input that collects every field error for the
+//! `details` array and only succeeds once all fields are valid. Unknown fields are
+//! ignored, as the contract's clients (the seed API's) may send extra ones. The body is
+//! parsed straight from the request bytes into the wire struct: no JSON tree.
 
 use crate::authz::PermissionSet;
+use crate::config::Secret;
 use crate::domain::email::Email;
-use crate::domain::password::NewPassword;
+use crate::domain::password::{NewPassword, PresentedPassword};
 use crate::domain::post::{PostBody, PostTitle};
 use crate::domain::role::{Permission, Role};
 use crate::error::{ApiError, FieldError};
-use serde_json::{Map, Value};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Deserializer};
 
-/// Passwords presented for verification are bounded too (a KDF input, not a stored value).
-pub const MAX_PRESENTED_PASSWORD: usize = 1024;
+/// One body field as sent: absent (or `null`), a value of the expected type, or a value
+/// of another type.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Value(T),
+    WrongType,
+}
 
-/// Field-by-field reader over a JSON object body that accumulates errors.
-pub struct Fields<'a> {
-    obj: Option<&'a Map<String, Value>>,
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw<T> {
+            Value(T),
+            Other(IgnoredAny),
+        }
+        Ok(match Option::<Raw<T>>::deserialize(d)? {
+            None => Field::Absent,
+            Some(Raw::Value(v)) => Field::Value(v),
+            Some(Raw::Other(_)) => Field::WrongType,
+        })
+    }
+}
+
+impl<T> Field<T> {
+    /// Present and not null (whatever its type).
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Field::Absent)
+    }
+}
+
+/// Parses a request body into its wire struct: no body reads as `{}`; malformed JSON is
+/// 400 `invalid_json` (the pipeline already checked the syntax of every write's body);
+/// JSON that is not an object is 400 `validation_failed` on `body`.
+pub fn wire<W: DeserializeOwned + Default>(body: Option<&[u8]>) -> Result<W, ApiError> {
+    let Some(bytes) = body else {
+        return Ok(W::default());
+    };
+    let invalid_json = || ApiError::new(crate::error::ErrorCode::InvalidJson);
+    // Checked first: serde would also read a JSON array into a struct, field by position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<IgnoredAny>(bytes).map_err(|_| invalid_json())?;
+        return Err(ApiError::validation(vec![FieldError::new("body", "must be a JSON object")]));
+    }
+    serde_json::from_slice::<W>(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::validation(vec![FieldError::new("body", "must not repeat a field")])
+        } else {
+            invalid_json()
+        }
+    })
+}
+
+/// Parses a body straight into the domain input `D` (through its wire struct `W`).
+pub fn read<W, D>(body: Option<&[u8]>) -> Result<D, ApiError>
+where
+    W: DeserializeOwned + Default,
+    D: TryFrom<W, Error = ApiError>,
+{
+    D::try_from(wire::<W>(body)?)
+}
+
+/// Collects field errors while a wire struct is converted.
+#[derive(Default)]
+pub struct Check {
     errors: Vec<FieldError>,
 }
 
-static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-
-impl<'a> Fields<'a> {
-    /// A missing body reads as `{}`; a body that is not an object is a validation error.
-    pub fn new(body: Option<&'a Value>) -> Fields<'a> {
-        match body {
-            None => Fields { obj: Some(EMPTY.get_or_init(Map::new)), errors: Vec::new() },
-            Some(Value::Object(m)) => Fields { obj: Some(m), errors: Vec::new() },
-            Some(_) => Fields { obj: None, errors: vec![FieldError::new("body", "must be a JSON object")] },
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.obj.and_then(|m| m.get(name)).filter(|v| !v.is_null())
-    }
-
+impl Check {
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }
 
-    /// True when the field is present and not null.
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    pub fn string(&mut self, name: &str) -> Option<&'a str> {
-        self.obj?;
-        match self.get(name) {
-            None => {
+    /// A required string.
+    pub fn string(&mut self, name: &str, f: Field<String>) -> Option<String> {
+        match f {
+            Field::Value(s) => Some(s),
+            Field::Absent => {
                 self.error(name, "is required");
                 None
             }
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => {
+            Field::WrongType => {
                 self.error(name, "must be a string");
                 None
             }
         }
     }
 
-    pub fn opt_string(&mut self, name: &str) -> Option<&'a str> {
-        match self.get(name) {
-            None => None,
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => {
-                self.error(name, "must be a string");
-                None
-            }
+    pub fn opt_string(&mut self, name: &str, f: Field<String>) -> Option<String> {
+        match f {
+            Field::Absent => None,
+            f => self.string(name, f),
         }
     }
 
-    pub fn opt_bool(&mut self, name: &str) -> Option<bool> {
-        match self.get(name) {
-            None => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => {
+    pub fn opt_bool(&mut self, name: &str, f: Field<bool>) -> Option<bool> {
+        match f {
+            Field::Value(b) => Some(b),
+            Field::Absent => None,
+            Field::WrongType => {
                 self.error(name, "must be a boolean");
                 None
             }
@@ -82,160 +126,236 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional integer within `min..=max`.
-    pub fn opt_int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
-        match self.get(name) {
-            None => None,
-            Some(v) => match v.as_i64().filter(|n| (min..=max).contains(n)) {
-                Some(n) => Some(n),
-                None => {
-                    self.error(name, format!("must be an integer between {min} and {max}"));
-                    None
-                }
-            },
+    pub fn opt_int(&mut self, name: &str, f: Field<i64>, min: i64, max: i64) -> Option<i64> {
+        match f {
+            Field::Absent => None,
+            Field::Value(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.error(name, format!("must be an integer between {min} and {max}"));
+                None
+            }
         }
     }
 
-    pub fn opt_string_array(&mut self, name: &str) -> Option<Vec<&'a str>> {
-        match self.get(name) {
-            None => None,
-            Some(Value::Array(items)) => {
-                let strs: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
-                if strs.is_none() {
-                    self.error(name, "must be an array of strings");
-                }
-                strs
-            }
-            Some(_) => {
+    pub fn opt_string_array(&mut self, name: &str, f: Field<Vec<String>>) -> Option<Vec<String>> {
+        match f {
+            Field::Value(v) => Some(v),
+            Field::Absent => None,
+            Field::WrongType => {
                 self.error(name, "must be an array of strings");
                 None
             }
         }
     }
 
-    /// `Err(validation_failed)` with every collected error, if any.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.errors))
-        }
-    }
-}
-
-fn email_field(f: &mut Fields<'_>) -> Option<Email> {
-    let raw = f.string("email")?;
-    match Email::parse(raw) {
-        Ok(e) => Some(e),
-        Err(msg) => {
-            f.error("email", msg);
-            None
-        }
-    }
-}
-
-fn new_password_field(f: &mut Fields<'_>, name: &str) -> Option<NewPassword> {
-    let raw = f.string(name)?;
-    match NewPassword::parse(raw) {
-        Ok(p) => Some(p),
-        Err(msgs) => {
-            for m in msgs {
-                f.error(name, m);
+    /// A required field parsed by `parse`, whose messages are listed under `name`.
+    pub fn parsed<T, E: IntoIterator<Item = String>>(
+        &mut self,
+        name: &str,
+        raw: Option<String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match parse(&raw?) {
+            Ok(v) => Some(v),
+            Err(messages) => {
+                for m in messages {
+                    self.error(name, m);
+                }
+                None
             }
-            None
         }
     }
-}
 
-fn presented_password(f: &mut Fields<'_>, name: &str) -> Option<String> {
-    let raw = f.string(name)?;
-    if raw.is_empty() {
-        f.error(name, "is required");
-        return None;
+    /// `Err(validation_failed)` with every collected error; else the value.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        if !self.errors.is_empty() {
+            return Err(ApiError::validation(self.errors));
+        }
+        value.ok_or_else(|| ApiError::validation(vec![FieldError::new("body", "is invalid")]))
     }
-    if raw.len() > MAX_PRESENTED_PASSWORD {
-        f.error(name, format!("must be at most {MAX_PRESENTED_PASSWORD} bytes"));
-        return None;
-    }
-    Some(raw.to_owned())
 }
 
-/// Turns the collected state into a result: the value when every field was valid.
-fn done<T>(f: Fields<'_>, value: Option<T>) -> Result<T, ApiError> {
-    f.finish()?;
-    value.ok_or_else(|| ApiError::validation(vec![FieldError::new("body", "is invalid")]))
+fn email(c: &mut Check, f: Field<String>) -> Option<Email> {
+    let raw = c.string("email", f);
+    c.parsed("email", raw, |s| Email::parse(s).map_err(|m| [m.to_string()]))
 }
 
-pub struct Credentials {
-    pub email: Email,
-    pub password: String,
+fn new_password(c: &mut Check, name: &str, f: Field<String>) -> Option<NewPassword> {
+    let raw = c.string(name, f);
+    c.parsed(name, raw, NewPassword::parse)
+}
+
+fn presented(c: &mut Check, name: &str, f: Field<String>) -> Option<PresentedPassword> {
+    let raw = c.string(name, f);
+    c.parsed(name, raw, |s| PresentedPassword::parse(s).map_err(|m| [m]))
 }
 
 /// `POST /register` `{email, password}`.
-pub fn register(body: Option<&Value>) -> Result<(Email, NewPassword), ApiError> {
-    let mut f = Fields::new(body);
-    let email = email_field(&mut f);
-    let password = new_password_field(&mut f, "password");
-    let v = email.zip(password);
-    done(f, v)
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterBody {
+    pub email: Field<String>,
+    pub password: Field<String>,
+}
+
+pub struct Registration {
+    pub email: Email,
+    pub password: NewPassword,
+}
+
+impl TryFrom<RegisterBody> for Registration {
+    type Error = ApiError;
+    fn try_from(w: RegisterBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let email = email(&mut c, w.email);
+        let password = new_password(&mut c, "password", w.password);
+        c.finish(email.zip(password).map(|(email, password)| Registration { email, password }))
+    }
 }
 
 /// `POST /login` `{email, password}`.
-pub fn login(body: Option<&Value>) -> Result<Credentials, ApiError> {
-    let mut f = Fields::new(body);
-    let email = email_field(&mut f);
-    let password = presented_password(&mut f, "password");
-    let v = email.zip(password).map(|(email, password)| Credentials { email, password });
-    done(f, v)
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct LoginBody {
+    pub email: Field<String>,
+    pub password: Field<String>,
 }
 
-/// `POST /refresh` `{refreshToken?}`.
-pub fn refresh(body: Option<&Value>) -> Result<Option<String>, ApiError> {
-    let mut f = Fields::new(body);
-    let token = f.opt_string("refreshToken").map(str::to_owned);
-    f.finish()?;
-    Ok(token)
+#[derive(Debug)]
+pub struct Credentials {
+    pub email: Email,
+    pub password: PresentedPassword,
+}
+
+impl TryFrom<LoginBody> for Credentials {
+    type Error = ApiError;
+    fn try_from(w: LoginBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let email = email(&mut c, w.email);
+        let password = presented(&mut c, "password", w.password);
+        c.finish(email.zip(password).map(|(email, password)| Credentials { email, password }))
+    }
+}
+
+/// `POST /refresh` `{refreshToken?}` (without it, the refresh cookie is used).
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RefreshBody {
+    pub refresh_token: Field<String>,
+}
+
+pub struct RefreshInput {
+    pub token: Option<Secret<String>>,
+}
+
+impl TryFrom<RefreshBody> for RefreshInput {
+    type Error = ApiError;
+    fn try_from(w: RefreshBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let token = c.opt_string("refreshToken", w.refresh_token).map(Secret::new);
+        c.finish(Some(RefreshInput { token }))
+    }
 }
 
 /// `POST /logout` `{all?}`.
-pub fn logout(body: Option<&Value>) -> Result<bool, ApiError> {
-    let mut f = Fields::new(body);
-    let all = f.opt_bool("all").unwrap_or(false);
-    f.finish()?;
-    Ok(all)
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct LogoutBody {
+    pub all: Field<bool>,
 }
 
-/// `PUT /password` `{currentPassword, newPassword}`.
-pub fn change_password(body: Option<&Value>) -> Result<PasswordChange, ApiError> {
-    let mut f = Fields::new(body);
-    let current = presented_password(&mut f, "currentPassword");
-    let new = new_password_field(&mut f, "newPassword");
-    let keep_api_keys = f.opt_bool("keepApiKeys").unwrap_or(false);
-    let v = current.zip(new).map(|(current, new)| PasswordChange { current, new, keep_api_keys });
-    done(f, v)
+pub struct LogoutInput {
+    /// End every session of the user, not only the caller's.
+    pub all: bool,
+}
+
+impl TryFrom<LogoutBody> for LogoutInput {
+    type Error = ApiError;
+    fn try_from(w: LogoutBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let all = c.opt_bool("all", w.all).unwrap_or(false);
+        c.finish(Some(LogoutInput { all }))
+    }
 }
 
 /// `PUT /password` `{currentPassword, newPassword, keepApiKeys?}`.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PasswordChangeBody {
+    pub current_password: Field<String>,
+    pub new_password: Field<String>,
+    pub keep_api_keys: Field<bool>,
+}
+
+#[derive(Debug)]
 pub struct PasswordChange {
-    pub current: String,
+    pub current: PresentedPassword,
     pub new: NewPassword,
     /// Keep the user's API keys live (default: a password change revokes them).
     pub keep_api_keys: bool,
 }
 
+impl TryFrom<PasswordChangeBody> for PasswordChange {
+    type Error = ApiError;
+    fn try_from(w: PasswordChangeBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let current = presented(&mut c, "currentPassword", w.current_password);
+        let new = new_password(&mut c, "newPassword", w.new_password);
+        let keep_api_keys = c.opt_bool("keepApiKeys", w.keep_api_keys).unwrap_or(false);
+        c.finish(current.zip(new).map(|(current, new)| PasswordChange { current, new, keep_api_keys }))
+    }
+}
+
 /// `POST /password-reset/request` `{email}`.
-pub fn reset_request(body: Option<&Value>) -> Result<Email, ApiError> {
-    let mut f = Fields::new(body);
-    let email = email_field(&mut f);
-    done(f, email)
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ResetRequestBody {
+    pub email: Field<String>,
+}
+
+pub struct ResetRequest {
+    pub email: Email,
+}
+
+impl TryFrom<ResetRequestBody> for ResetRequest {
+    type Error = ApiError;
+    fn try_from(w: ResetRequestBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let email = email(&mut c, w.email);
+        c.finish(email.map(|email| ResetRequest { email }))
+    }
 }
 
 /// `POST /password-reset/confirm` `{token, newPassword}`.
-pub fn reset_confirm(body: Option<&Value>) -> Result<(String, NewPassword), ApiError> {
-    let mut f = Fields::new(body);
-    let token = f.string("token").map(str::to_owned);
-    let new = new_password_field(&mut f, "newPassword");
-    let v = token.zip(new);
-    done(f, v)
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ResetConfirmBody {
+    pub token: Field<String>,
+    pub new_password: Field<String>,
+}
+
+pub struct ResetConfirm {
+    pub token: Secret<String>,
+    pub new_password: NewPassword,
+}
+
+impl TryFrom<ResetConfirmBody> for ResetConfirm {
+    type Error = ApiError;
+    fn try_from(w: ResetConfirmBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let token = c.string("token", w.token).map(Secret::new);
+        let new = new_password(&mut c, "newPassword", w.new_password);
+        c.finish(token.zip(new).map(|(token, new_password)| ResetConfirm { token, new_password }))
+    }
+}
+
+/// `POST /api/posts` `{title, body, published?}` and `PUT /api/posts/:id` (any of them).
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct PostBodyWire {
+    pub title: Field<String>,
+    pub body: Field<String>,
+    pub published: Field<bool>,
 }
 
 /// A new post.
@@ -253,45 +373,64 @@ pub struct PostPatch {
     pub published: Option<bool>,
 }
 
-fn title_body(f: &mut Fields<'_>, required: bool) -> (Option<PostTitle>, Option<PostBody>) {
-    let title_raw = if required { f.string("title") } else { f.opt_string("title") };
-    let title = title_raw.and_then(|t| match PostTitle::parse(t) {
-        Ok(t) => Some(t),
-        Err(m) => {
-            f.error("title", m);
-            None
+impl PostPatch {
+    /// The names of the fields this patch sets (for the audit log).
+    pub fn fields(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.title.is_some() {
+            v.push("title");
         }
-    });
-    let body_raw = if required { f.string("body") } else { f.opt_string("body") };
-    let body = body_raw.and_then(|b| match PostBody::parse(b) {
-        Ok(b) => Some(b),
-        Err(m) => {
-            f.error("body", m);
-            None
+        if self.body.is_some() {
+            v.push("body");
         }
-    });
+        if self.published.is_some() {
+            v.push("published");
+        }
+        v
+    }
+}
+
+fn title_and_body(c: &mut Check, w: &mut PostBodyWire, required: bool) -> (Option<PostTitle>, Option<PostBody>) {
+    let (title, body) = (std::mem::take(&mut w.title), std::mem::take(&mut w.body));
+    let title = if required { c.string("title", title) } else { c.opt_string("title", title) };
+    let title = c.parsed("title", title, |t| PostTitle::parse(t).map_err(|m| [m.to_string()]));
+    let body = if required { c.string("body", body) } else { c.opt_string("body", body) };
+    let body = c.parsed("body", body, |b| PostBody::parse(b).map_err(|m| [m.to_string()]));
     (title, body)
 }
 
-/// `POST /api/posts` `{title, body, published?}`.
-pub fn new_post(body: Option<&Value>) -> Result<NewPost, ApiError> {
-    let mut f = Fields::new(body);
-    let (title, post_body) = title_body(&mut f, true);
-    let published = f.opt_bool("published").unwrap_or(false);
-    let v = title.zip(post_body).map(|(title, body)| NewPost { title, body, published });
-    done(f, v)
+impl TryFrom<PostBodyWire> for NewPost {
+    type Error = ApiError;
+    fn try_from(mut w: PostBodyWire) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let (title, body) = title_and_body(&mut c, &mut w, true);
+        let published = c.opt_bool("published", w.published).unwrap_or(false);
+        c.finish(title.zip(body).map(|(title, body)| NewPost { title, body, published }))
+    }
 }
 
-/// `PUT /api/posts/:id` with any of `{title, body, published}` (at least one).
-pub fn post_patch(body: Option<&Value>) -> Result<PostPatch, ApiError> {
-    let mut f = Fields::new(body);
-    let (title, post_body) = title_body(&mut f, false);
-    let published = f.opt_bool("published");
-    if !f.has("title") && !f.has("body") && !f.has("published") {
-        f.error("body", "at least one of title, body, published is required");
+impl TryFrom<PostBodyWire> for PostPatch {
+    type Error = ApiError;
+    fn try_from(mut w: PostBodyWire) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let any = w.title.is_present() || w.body.is_present() || w.published.is_present();
+        let (title, body) = title_and_body(&mut c, &mut w, false);
+        let published = c.opt_bool("published", w.published);
+        if !any {
+            c.error("body", "at least one of title, body, published is required");
+        }
+        c.finish(Some(PostPatch { title, body, published }))
     }
-    f.finish()?;
-    Ok(PostPatch { title, body: post_body, published })
+}
+
+/// `POST /api/api-keys` `{name, scopes?, expiresInDays?, rateLimit?}`.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NewApiKeyBody {
+    pub name: Field<String>,
+    pub scopes: Field<Vec<String>>,
+    pub expires_in_days: Field<i64>,
+    pub rate_limit: Field<i64>,
 }
 
 /// `POST /api/api-keys` input.
@@ -324,62 +463,83 @@ impl NewApiKey {
 pub const DEFAULT_KEY_RATE_LIMIT: i64 = 1000;
 pub const MAX_KEY_NAME: usize = 100;
 
-/// `{name, scopes?, expiresInDays?, rateLimit?}`. Scopes must name known permissions and
-/// be non-empty; whether the creator holds them is an authorization decision (403).
-pub fn new_api_key(body: Option<&Value>) -> Result<NewApiKey, ApiError> {
-    let mut f = Fields::new(body);
-    let name = f.string("name").map(str::trim).and_then(|n| {
-        if n.is_empty() || n.chars().count() > MAX_KEY_NAME {
-            f.error("name", format!("must be 1 to {MAX_KEY_NAME} characters"));
-            None
-        } else {
-            Some(n.to_owned())
-        }
-    });
-    let scopes = match f.opt_string_array("scopes") {
-        None if f.has("scopes") => None,
-        None => Some(PermissionSet::from_slice(&[Permission::PostsRead])),
-        Some(list) if list.is_empty() => {
-            f.error("scopes", "must not be empty");
-            None
-        }
-        Some(list) => {
-            let mut set = PermissionSet::empty();
-            let mut ok = true;
-            for s in list {
-                match Permission::parse(s) {
-                    Some(p) => set.insert(p),
-                    None => {
-                        f.error("scopes", format!("unknown permission {s:?}"));
-                        ok = false;
-                    }
-                }
+/// Scopes must name known permissions and be non-empty; whether the creator holds them
+/// is an authorization decision (403), not validation.
+impl TryFrom<NewApiKeyBody> for NewApiKey {
+    type Error = ApiError;
+    fn try_from(w: NewApiKeyBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let name = c.string("name", w.name).and_then(|n| {
+            let n = n.trim();
+            if n.is_empty() || n.chars().count() > MAX_KEY_NAME {
+                c.error("name", format!("must be 1 to {MAX_KEY_NAME} characters"));
+                None
+            } else {
+                Some(n.to_owned())
             }
-            ok.then_some(set)
-        }
-    };
-    let expires_in_days = f.opt_int("expiresInDays", 1, 365);
-    let rate_limit = f.opt_int("rateLimit", 1, 100_000);
-    let v = name.zip(scopes).map(|(name, scopes)| NewApiKey { name, scopes, expires_in_days, rate_limit });
-    done(f, v)
+        });
+        let scopes = match w.scopes {
+            Field::Absent => Some(PermissionSet::from_slice(&[Permission::PostsRead])),
+            f => match c.opt_string_array("scopes", f) {
+                None => None,
+                Some(list) if list.is_empty() => {
+                    c.error("scopes", "must not be empty");
+                    None
+                }
+                Some(list) => {
+                    let mut set = PermissionSet::empty();
+                    let mut ok = true;
+                    for s in &list {
+                        match Permission::parse(s) {
+                            Some(p) => set.insert(p),
+                            None => {
+                                c.error("scopes", format!("unknown permission {s:?}"));
+                                ok = false;
+                            }
+                        }
+                    }
+                    ok.then_some(set)
+                }
+            },
+        };
+        let expires_in_days = c.opt_int("expiresInDays", w.expires_in_days, 1, 365);
+        let rate_limit = c.opt_int("rateLimit", w.rate_limit, 1, 100_000);
+        c.finish(name.zip(scopes).map(|(name, scopes)| NewApiKey { name, scopes, expires_in_days, rate_limit }))
+    }
 }
 
 /// `PATCH /api/admin/users/:id` `{role?, isActive?}` (at least one).
-pub fn user_patch(body: Option<&Value>) -> Result<(Option<Role>, Option<bool>), ApiError> {
-    let mut f = Fields::new(body);
-    let role = f.opt_string("role").and_then(|r| match Role::parse(r) {
-        Some(r) => Some(r),
-        None => {
-            f.error("role", "must be one of admin, editor, user, viewer");
-            None
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct UserPatchBody {
+    pub role: Field<String>,
+    pub is_active: Field<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserPatch {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+impl TryFrom<UserPatchBody> for UserPatch {
+    type Error = ApiError;
+    fn try_from(w: UserPatchBody) -> Result<Self, ApiError> {
+        let mut c = Check::default();
+        let any = w.role.is_present() || w.is_active.is_present();
+        let role = c.opt_string("role", w.role).and_then(|r| match Role::parse(&r) {
+            Some(r) => Some(r),
+            None => {
+                c.error("role", "must be one of admin, editor, user, viewer");
+                None
+            }
+        });
+        let is_active = c.opt_bool("isActive", w.is_active);
+        if !any {
+            c.error("body", "at least one of role, isActive is required");
         }
-    });
-    let active = f.opt_bool("isActive");
-    if !f.has("role") && !f.has("isActive") {
-        f.error("body", "at least one of role, isActive is required");
+        c.finish(Some(UserPatch { role, is_active }))
     }
-    f.finish()?;
-    Ok((role, active))
 }
 
 /// The admin users list's `email` filter: a case-insensitive substring, trimmed and
@@ -446,49 +606,97 @@ pub fn instant_param(query: &[(String, String)], name: &str) -> Result<Option<i6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn fields_of(e: ApiError) -> Vec<String> {
         e.details.into_iter().map(|d| d.field).collect()
     }
 
+    fn body<W: DeserializeOwned + Default, D: TryFrom<W, Error = ApiError>>(json: &str) -> Result<D, ApiError> {
+        read::<W, D>(Some(json.as_bytes()))
+    }
+
     #[test]
     fn register_lists_every_bad_field() {
-        let e = register(Some(&json!({"email": "nope", "password": "short"}))).err().unwrap();
+        let e = body::<RegisterBody, Registration>(r#"{"email": "nope", "password": "short"}"#).err().unwrap();
         let fields = fields_of(e);
         assert!(fields.contains(&"email".to_owned()));
         assert!(fields.iter().filter(|f| *f == "password").count() >= 2, "{fields:?}");
-        let e = register(None).err().unwrap();
+        let e = read::<RegisterBody, Registration>(None).err().unwrap();
         assert_eq!(fields_of(e), vec!["email", "password"]);
-        let e = register(Some(&json!([1]))).err().unwrap();
+        let e = body::<RegisterBody, Registration>("[1]").err().unwrap();
         assert_eq!(fields_of(e), vec!["body"]);
-        let e = register(Some(&json!({"email": 5, "password": true}))).err().unwrap();
+        let e = body::<RegisterBody, Registration>(r#"{"email": 5, "password": true}"#).err().unwrap();
         assert_eq!(e.details[0].message, "must be a string");
+        assert_eq!(e.details.len(), 2, "both wrong types listed");
+        let e = body::<RegisterBody, Registration>(r#"{"email": null}"#).err().unwrap();
+        assert_eq!(e.details[0].message, "is required", "null reads as absent");
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_or_repeat_fields_are_validation_errors() {
+        for bad in ["[1]", "\"x\"", "3", "true", "null"] {
+            let e = body::<LogoutBody, LogoutInput>(bad).err().unwrap();
+            assert_eq!(e.code, crate::error::ErrorCode::ValidationFailed, "{bad}");
+            assert_eq!(e.details[0].message, "must be a JSON object", "{bad}");
+        }
+        let e = body::<LogoutBody, LogoutInput>(r#"{"all": true, "all": false}"#).err().unwrap();
+        assert_eq!(fields_of(e), vec!["body"]);
+        let e = body::<LogoutBody, LogoutInput>("{").err().unwrap();
+        assert_eq!(e.code, crate::error::ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let r: Registration =
+            body::<RegisterBody, _>(r#"{"email": "a@b.co", "password": "Abcdefg1", "name": {"x": [1]}}"#).unwrap();
+        assert_eq!(r.email.as_str(), "a@b.co");
     }
 
     #[test]
     fn register_normalises_email() {
-        let (email, _) = register(Some(&json!({"email": "  Race@X.com ", "password": "Abcdefg1"}))).ok().unwrap();
-        assert_eq!(email.as_str(), "race@x.com");
+        let r: Registration = body::<RegisterBody, _>(r#"{"email": "  Race@X.com ", "password": "Abcdefg1"}"#).unwrap();
+        assert_eq!(r.email.as_str(), "race@x.com");
     }
 
     #[test]
     fn login_requires_a_non_empty_bounded_password() {
-        assert!(login(Some(&json!({"email": "a@b.co", "password": ""}))).is_err());
-        assert!(login(Some(&json!({"email": "a@b.co", "password": "x".repeat(2000)}))).is_err());
-        let c = login(Some(&json!({"email": "A@B.co", "password": "anything"}))).ok().unwrap();
+        assert!(body::<LoginBody, Credentials>(r#"{"email": "a@b.co", "password": ""}"#).is_err());
+        let long = format!(r#"{{"email": "a@b.co", "password": "{}"}}"#, "x".repeat(2000));
+        assert!(body::<LoginBody, Credentials>(&long).is_err());
+        let c: Credentials = body::<LoginBody, _>(r#"{"email": "A@B.co", "password": "anything"}"#).unwrap();
         assert_eq!(c.email.as_str(), "a@b.co");
+        assert!(!format!("{c:?}").contains("anything"), "the password never prints");
+    }
+
+    #[test]
+    fn password_change_and_reset_confirm() {
+        let p: PasswordChange = body::<PasswordChangeBody, _>(
+            r#"{"currentPassword": "old", "newPassword": "Abcdefg1", "keepApiKeys": true}"#,
+        )
+        .unwrap();
+        assert!(p.keep_api_keys);
+        let e = body::<PasswordChangeBody, PasswordChange>(r#"{"keepApiKeys": 1}"#).err().unwrap();
+        assert_eq!(fields_of(e), vec!["currentPassword", "newPassword", "keepApiKeys"]);
+        let e = body::<ResetConfirmBody, ResetConfirm>(r#"{"token": 7, "newPassword": "weak"}"#).err().unwrap();
+        assert_eq!(fields_of(e)[0], "token");
+        let r: ResetConfirm = body::<ResetConfirmBody, _>(r#"{"token": "t", "newPassword": "Abcdefg1"}"#).unwrap();
+        assert_eq!(r.token.expose(), "t");
+        let r: RefreshInput = body::<RefreshBody, _>(r#"{"refreshToken": "rt_x"}"#).unwrap();
+        assert_eq!(r.token.map(|t| t.expose().clone()).as_deref(), Some("rt_x"));
+        assert!(read::<RefreshBody, RefreshInput>(None).unwrap().token.is_none());
     }
 
     #[test]
     fn post_patch_needs_one_field_and_validates_each() {
-        assert!(post_patch(Some(&json!({}))).is_err());
-        assert!(post_patch(Some(&json!({"published": "yes"}))).is_err());
-        let p = post_patch(Some(&json!({"published": true}))).ok().unwrap();
+        assert!(body::<PostBodyWire, PostPatch>("{}").is_err());
+        assert!(body::<PostBodyWire, PostPatch>(r#"{"published": "yes"}"#).is_err());
+        let p: PostPatch = body::<PostBodyWire, _>(r#"{"published": true}"#).unwrap();
         assert_eq!(p.published, Some(true));
         assert!(p.title.is_none());
-        let e = new_post(Some(&json!({"title": "", "body": "x".repeat(50_001)}))).err().unwrap();
-        assert_eq!(fields_of(e), vec!["title", "body"]);
+        assert_eq!(p.fields(), vec!["published"]);
+        let long = format!(r#"{{"title": "", "body": "{}", "published": 1}}"#, "x".repeat(50_001));
+        let e = body::<PostBodyWire, NewPost>(&long).err().unwrap();
+        assert_eq!(fields_of(e), vec!["title", "body", "published"]);
     }
 
     #[test]
@@ -503,27 +711,29 @@ mod tests {
 
     #[test]
     fn api_key_scopes_default_and_validate() {
-        let k = new_api_key(Some(&json!({"name": "ci"}))).ok().unwrap();
+        let k: NewApiKey = body::<NewApiKeyBody, _>(r#"{"name": "ci"}"#).unwrap();
         assert_eq!(k.scopes.names(), vec!["posts:read"]);
         assert_eq!(k.rate_limit, None);
         assert_eq!(k.effective_rate_limit(None).ok(), Some(1000));
         assert_eq!(k.effective_rate_limit(Some(6)).ok(), Some(6), "the default never exceeds the cap");
-        let big = new_api_key(Some(&json!({"name": "ci", "rateLimit": 100_000}))).ok().unwrap();
+        let big: NewApiKey = body::<NewApiKeyBody, _>(r#"{"name": "ci", "rateLimit": 100000}"#).unwrap();
         assert_eq!(big.effective_rate_limit(None).ok(), Some(100_000), "api_keys:manage: no cap");
         assert_eq!(fields_of(big.effective_rate_limit(Some(1000)).err().unwrap()), vec!["rateLimit"]);
-        let at = new_api_key(Some(&json!({"name": "ci", "rateLimit": 1000}))).ok().unwrap();
+        let at: NewApiKey = body::<NewApiKeyBody, _>(r#"{"name": "ci", "rateLimit": 1000}"#).unwrap();
         assert_eq!(at.effective_rate_limit(Some(1000)).ok(), Some(1000));
         for bad in [
-            json!({"name": "ci", "scopes": []}),
-            json!({"name": "ci", "scopes": ["nope"]}),
-            json!({"name": "ci", "scopes": "posts:read"}),
-            json!({"name": "ci", "expiresInDays": 0}),
-            json!({"name": "ci", "expiresInDays": 366}),
-            json!({"name": "ci", "rateLimit": 0}),
-            json!({"name": "", "scopes": ["posts:read"]}),
-            json!({"scopes": ["posts:read"]}),
+            r#"{"name": "ci", "scopes": []}"#,
+            r#"{"name": "ci", "scopes": ["nope"]}"#,
+            r#"{"name": "ci", "scopes": "posts:read"}"#,
+            r#"{"name": "ci", "scopes": ["posts:read", 3]}"#,
+            r#"{"name": "ci", "expiresInDays": 0}"#,
+            r#"{"name": "ci", "expiresInDays": 366}"#,
+            r#"{"name": "ci", "expiresInDays": 1.5}"#,
+            r#"{"name": "ci", "rateLimit": 0}"#,
+            r#"{"name": "", "scopes": ["posts:read"]}"#,
+            r#"{"scopes": ["posts:read"]}"#,
         ] {
-            assert!(new_api_key(Some(&bad)).is_err(), "{bad}");
+            assert!(body::<NewApiKeyBody, NewApiKey>(bad).is_err(), "{bad}");
         }
     }
 
@@ -561,9 +771,11 @@ mod tests {
 
     #[test]
     fn user_patch_validates_role() {
-        assert!(user_patch(Some(&json!({"role": "root"}))).is_err());
-        assert!(user_patch(Some(&json!({}))).is_err());
-        assert_eq!(user_patch(Some(&json!({"role": "editor"}))).ok().unwrap(), (Some(Role::Editor), None));
-        assert_eq!(user_patch(Some(&json!({"isActive": false}))).ok().unwrap(), (None, Some(false)));
+        assert!(body::<UserPatchBody, UserPatch>(r#"{"role": "root"}"#).is_err());
+        assert!(body::<UserPatchBody, UserPatch>("{}").is_err());
+        let p: UserPatch = body::<UserPatchBody, _>(r#"{"role": "editor"}"#).unwrap();
+        assert_eq!(p, UserPatch { role: Some(Role::Editor), is_active: None });
+        let p: UserPatch = body::<UserPatchBody, _>(r#"{"isActive": false}"#).unwrap();
+        assert_eq!(p, UserPatch { role: None, is_active: Some(false) });
     }
 }

@@ -4,6 +4,7 @@
 //! human message (or a safe, specific one chosen by the handler) and the request id;
 //! internal causes are logged by the edge, never sent.
 
+use crate::audit::AuditEvent;
 use serde::Serialize;
 
 /// Machine-readable error codes of the contract, serialised in snake_case.
@@ -160,6 +161,8 @@ pub struct ApiError {
     pub extra: Vec<(&'static str, String)>,
     /// Internal cause for the log line; never sent to the client.
     pub cause: Option<String>,
+    /// Audit events of the failed request (written after the response, like a success's).
+    pub audit: Vec<AuditEvent>,
 }
 
 impl ApiError {
@@ -171,6 +174,7 @@ impl ApiError {
             headers: Vec::new(),
             extra: Vec::new(),
             cause: None,
+            audit: Vec::new(),
         }
     }
 
@@ -181,6 +185,13 @@ impl ApiError {
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Adds an audit event to write for this failure.
+    #[must_use]
+    pub fn audited(mut self, event: AuditEvent) -> Self {
+        self.audit.push(event);
         self
     }
 

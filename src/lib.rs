@@ -15,6 +15,7 @@ pub mod audit;
 pub mod authz;
 pub mod config;
 pub mod crypto;
+pub mod decide;
 pub mod domain;
 pub mod dto;
 pub mod error;

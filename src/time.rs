@@ -31,6 +31,19 @@ pub fn iso8601(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }
 
+/// Serde helper: unix seconds serialised as [`iso8601`] text (response fields).
+pub fn serialize_iso8601<S: serde::Serializer>(secs: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&iso8601(*secs))
+}
+
+/// Serde helper: optional unix seconds as [`iso8601`] text, or `null`.
+pub fn serialize_opt_iso8601<S: serde::Serializer>(secs: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match secs {
+        Some(v) => s.serialize_str(&iso8601(*v)),
+        None => s.serialize_none(),
+    }
+}
+
 /// Parses an ISO-8601 instant into unix seconds.
 ///
 /// Accepted shapes (nothing else; no surrounding whitespace):

@@ -61,6 +61,39 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// Passwords presented for verification are bounded too (a KDF input, not a stored value).
+pub const MAX_PRESENTED_PASSWORD: usize = 1024;
+
+/// A password presented for verification (login, current password): non-empty and at
+/// most [`MAX_PRESENTED_PASSWORD`] bytes, but otherwise unchecked, so that a password set
+/// under an older policy still verifies. Redacted like [`NewPassword`].
+#[derive(Clone)]
+pub struct PresentedPassword(String);
+
+impl PresentedPassword {
+    /// `Err(message)` when empty or too long.
+    pub fn parse(raw: &str) -> Result<PresentedPassword, String> {
+        if raw.is_empty() {
+            return Err("is required".to_owned());
+        }
+        if raw.len() > MAX_PRESENTED_PASSWORD {
+            return Err(format!("must be at most {MAX_PRESENTED_PASSWORD} bytes"));
+        }
+        Ok(PresentedPassword(raw.to_owned()))
+    }
+
+    /// The plaintext, for the KDF only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PresentedPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +151,15 @@ mod tests {
         assert_eq!(format!("{p:?}"), "[REDACTED]");
         assert_eq!(format!("{:?}", Some(p.clone())), "Some([REDACTED])");
         assert!(!format!("{p:#?}").contains("Secret"));
+        let presented = PresentedPassword::parse("Secret123").unwrap();
+        assert_eq!(format!("{presented:?}"), "[REDACTED]");
+    }
+
+    #[test]
+    fn presented_passwords_are_non_empty_and_bounded() {
+        assert_eq!(PresentedPassword::parse("").unwrap_err(), "is required");
+        assert!(PresentedPassword::parse(&"x".repeat(MAX_PRESENTED_PASSWORD)).is_ok());
+        assert!(PresentedPassword::parse(&"x".repeat(MAX_PRESENTED_PASSWORD + 1)).is_err());
+        assert_eq!(PresentedPassword::parse("old").unwrap().expose(), "old", "no policy applied");
     }
 }

@@ -1,15 +1,19 @@
 //! The Workers runtime shell: the only module that names `worker`. It turns a fetch
 //! event into a call of the pure request pipeline and back, and owns D1, the clock, the
 //! RNG, WebCrypto and `wait_until`.
+//!
+//! Imports flow one way (no cycles): `pipeline` → `dispatch` → `handlers` → `authn`,
+//! `throttle`, `credentials` → `ctx`, `reply`, `repo`, `platform`. Only `repo` holds SQL.
 
-mod audit_sink;
-mod auth;
-mod db;
+mod authn;
+mod credentials;
+mod ctx;
+mod dispatch;
 mod handlers;
-mod http;
-mod lockout;
+mod pipeline;
 mod platform;
-mod revoke;
+mod reply;
+mod repo;
 mod scheduled;
 mod throttle;
 
@@ -22,7 +26,7 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    Ok(http::handle(req, env, ctx).await)
+    Ok(pipeline::handle(req, env, ctx).await)
 }
 
 #[event(scheduled)]

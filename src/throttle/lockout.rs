@@ -14,7 +14,8 @@
 //! Caller's flow for `POST /login` (and `PUT /password`, whose wrong current password
 //! feeds the same lockout): `check` first (locked → 429, no password work); on a wrong
 //! password, apply `record_failure` *in storage, atomically* (one conditional
-//! `UPSERT … RETURNING` whose SQL mirrors this function), then `classify` the returned
+//! `UPSERT … RETURNING` whose SQL, `src/edge/repo/sql/record_failure.sql`, mirrors this
+//! function and is host-tested against it), then `classify` the returned
 //! state: the failure that reached the threshold audits `auth.account_locked` and still
 //! answers 401; a failure that found the account already locked (a concurrent request
 //! locked it while this one was verifying its password) answers 429 `account_locked`.
@@ -22,6 +23,12 @@
 //! Guarantee under concurrency: every wrong password is counted exactly once, so of any
 //! number of parallel wrong logins for one account at most `threshold` are answered as
 //! plain 401s within a window; the rest are 429 `account_locked`.
+
+/// The lockout key of an account: SHA-256 of the normalised email. Unknown emails get one
+/// too, so lockout reveals nothing about which accounts exist.
+pub fn account_key(email: &str) -> String {
+    crate::crypto::mac::sha256_hex(email.as_bytes())
+}
 
 /// Lockout parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,26 +100,6 @@ pub fn record_failure(state: Option<&LockoutState>, policy: &LockoutPolicy, now:
 pub fn just_locked(state: &LockoutState, now: i64) -> bool {
     state.window_start == now && state.locked_until.is_some_and(|until| until > now)
 }
-
-/// `record_failure` as one atomic D1 statement (an `UPSERT … RETURNING`: concurrent
-/// failures never overwrite each other's count). In `DO UPDATE SET` every bare column
-/// is the row *before* the update. Binds: ?1 account key, ?2 now, ?3 window seconds,
-/// ?4 threshold (≥ 1), ?5 lock seconds (≥ 1). Returns `failures, window_start,
-/// locked_until`. Host-tested against `record_failure` with SQLite.
-pub const RECORD_FAILURE_SQL: &str =
-    "INSERT INTO login_lockouts (account_key, failures, window_start, locked_until, updated_at) \
-     VALUES (?1, 1, ?2, CASE WHEN 1 >= ?4 THEN ?2 + ?5 END, ?2) \
-     ON CONFLICT (account_key) DO UPDATE SET \
-     failures = CASE WHEN locked_until > ?2 THEN failures + 1 \
-       WHEN locked_until IS NOT NULL OR ?2 - window_start >= ?3 THEN 1 ELSE failures + 1 END, \
-     window_start = CASE WHEN locked_until > ?2 THEN window_start \
-       WHEN locked_until IS NOT NULL OR ?2 - window_start >= ?3 THEN ?2 \
-       WHEN failures + 1 >= ?4 THEN ?2 ELSE window_start END, \
-     locked_until = CASE WHEN locked_until > ?2 THEN locked_until \
-       WHEN locked_until IS NOT NULL OR ?2 - window_start >= ?3 THEN (CASE WHEN 1 >= ?4 THEN ?2 + ?5 END) \
-       WHEN failures + 1 >= ?4 THEN ?2 + ?5 ELSE NULL END, \
-     updated_at = ?2 \
-     RETURNING failures, window_start, locked_until";
 
 /// What a counted failure means for its request (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +239,8 @@ mod tests {
         assert!(tenth.locked_until.is_some());
     }
 
-    /// The D1 statement and the pure function agree on every step of many sequences.
+    /// The D1 statement (`edge::repo::lockouts::record_failure`) and the pure function
+    /// agree on every step of many sequences.
     #[test]
     fn the_atomic_sql_mirrors_record_failure() {
         let db = rusqlite::Connection::open_in_memory().unwrap();
@@ -276,7 +264,7 @@ mod tests {
                 let expected = record_failure(pure.as_ref(), p, now);
                 let got = db
                     .query_row(
-                        RECORD_FAILURE_SQL,
+                        include_str!("../edge/repo/sql/record_failure.sql"),
                         rusqlite::params![key, now, p.window_secs, p.threshold.max(1), p.lock_secs.max(1)],
                         |r| {
                             Ok(LockoutState {

@@ -11,6 +11,31 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+/// The rate-limit tiers (CONTRACT.md "Throttling"): each request counts once, in the tier
+/// of the principal it authenticated as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Register, login, password reset: per client IP (IPv6 by /64), `RATE_LIMIT_AUTH`.
+    Auth,
+    /// Anonymous requests (refresh included) and failed credentials: per IP, `RATE_LIMIT_ANON`.
+    Anonymous,
+    /// Access-token callers: per user, `RATE_LIMIT_USER`.
+    User,
+    /// API-key callers: per key, the key's own `rateLimit`.
+    ApiKey,
+}
+
+impl Tier {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Tier::Auth => "auth",
+            Tier::Anonymous => "anonymous",
+            Tier::User => "user",
+            Tier::ApiKey => "api_key",
+        }
+    }
+}
+
 /// A stored counter: the window it counts and the requests seen in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {

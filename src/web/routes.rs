@@ -3,6 +3,8 @@
 //! Our own small table because `worker::Router` answers 404/405 in plain text without
 //! `Allow`. Paths are matched segment by segment; one trailing slash is ignored.
 
+use crate::throttle::rate_limit::Tier;
+
 /// Every endpoint of the service. `Id` carries the `:id` path segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -158,10 +160,71 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoRoute> {
     Ok(route)
 }
 
+/// How a route's requests are counted for rate limiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// Not counted (health, the API description).
+    None,
+    /// Counted per client IP in this tier, before the handler; credentials are not read.
+    Ip(Tier),
+    /// Counted in the tier of the principal the request authenticated as (user or key),
+    /// else per IP as anonymous (a credential that fails counts against the IP).
+    Caller,
+}
+
+/// Which credentials a route reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// None: a stale cookie must never block logging in, registering or refreshing.
+    None,
+    /// Anonymous callers are served; a presented credential must be good (401 otherwise).
+    Optional,
+    /// A caller is required (401 `unauthorized` without one).
+    Required,
+    /// As `Optional`, but an expired or revoked access credential falls back to the refresh
+    /// cookie, so that a browser can always log out.
+    RefreshCookieFallback,
+}
+
+/// A route's request policy: the data the dispatcher acts on before the handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub throttle: Throttle,
+    pub auth: Auth,
+    /// A cookie credential (access cookie, or the refresh cookie where the handler reads
+    /// it) must come from an allowed origin (CONTRACT.md "CORS and CSRF"): every
+    /// state-changing route.
+    pub csrf: bool,
+}
+
+const fn policy(throttle: Throttle, auth: Auth, csrf: bool) -> Policy {
+    Policy { throttle, auth, csrf }
+}
+
 impl Route {
-    /// Auth-tier endpoints (register, login, password reset): the strict per-IP bucket.
-    pub fn is_auth_tier(&self) -> bool {
-        matches!(self, Route::Register | Route::Login | Route::ResetRequest | Route::ResetConfirm)
+    /// The route's policy. Exhaustive: a new route does not compile until it has one.
+    pub const fn policy(&self) -> Policy {
+        use Auth as A;
+        use Throttle as T;
+        match self {
+            Route::Health | Route::OpenApi => policy(T::None, A::None, false),
+            Route::Register | Route::Login | Route::ResetRequest | Route::ResetConfirm => {
+                policy(T::Ip(Tier::Auth), A::None, true)
+            }
+            Route::Refresh => policy(T::Ip(Tier::Anonymous), A::None, true),
+            Route::Logout => policy(T::Caller, A::RefreshCookieFallback, true),
+            Route::ListPosts | Route::GetPost(_) => policy(T::Caller, A::Optional, false),
+            Route::Me | Route::ListApiKeys | Route::AllApiKeys | Route::AdminListUsers | Route::AdminAuditLogs => {
+                policy(T::Caller, A::Required, false)
+            }
+            Route::ChangePassword
+            | Route::CreatePost
+            | Route::UpdatePost(_)
+            | Route::DeletePost(_)
+            | Route::CreateApiKey
+            | Route::RevokeApiKey(_)
+            | Route::AdminUpdateUser(_) => policy(T::Caller, A::Required, true),
+        }
     }
 }
 
@@ -265,11 +328,58 @@ mod tests {
         assert_eq!(resolve("HEAD", "/health"), Err(NoRoute::MethodNotAllowed("GET, OPTIONS".into())));
     }
 
+    fn every_route() -> Vec<(String, Route)> {
+        endpoints()
+            .map(|(m, t)| {
+                let path = t.replace("{id}", "x");
+                (format!("{m} {t}"), resolve(m, &path).unwrap())
+            })
+            .collect()
+    }
+
     #[test]
-    fn auth_tier_is_register_login_and_reset() {
-        assert!(Route::Login.is_auth_tier());
-        assert!(Route::ResetConfirm.is_auth_tier());
-        assert!(!Route::Refresh.is_auth_tier());
-        assert!(!Route::Me.is_auth_tier());
+    fn the_auth_tier_is_register_login_and_reset_and_reads_no_credentials() {
+        for (name, route) in every_route() {
+            let p = route.policy();
+            let auth_tier = matches!(route, Route::Register | Route::Login | Route::ResetRequest | Route::ResetConfirm);
+            assert_eq!(p.throttle == Throttle::Ip(Tier::Auth), auth_tier, "{name}");
+            if auth_tier {
+                assert_eq!(p.auth, Auth::None, "{name}: a stale cookie must not block it");
+            }
+        }
+        assert_eq!(Route::Refresh.policy().throttle, Throttle::Ip(Tier::Anonymous));
+        assert_eq!(Route::Refresh.policy().auth, Auth::None);
+    }
+
+    #[test]
+    fn every_state_changing_route_checks_csrf_and_no_read_does() {
+        for (name, route) in every_route() {
+            let write = !name.starts_with("GET ");
+            assert_eq!(route.policy().csrf, write, "{name}");
+        }
+    }
+
+    #[test]
+    fn only_posts_reads_and_logout_serve_anonymous_callers() {
+        for (name, route) in every_route() {
+            let p = route.policy();
+            let anonymous_ok = p.auth != Auth::Required;
+            let expected = matches!(
+                route,
+                Route::Health
+                    | Route::OpenApi
+                    | Route::Register
+                    | Route::Login
+                    | Route::Refresh
+                    | Route::ResetRequest
+                    | Route::ResetConfirm
+                    | Route::ListPosts
+                    | Route::GetPost(_)
+                    | Route::Logout
+            );
+            assert_eq!(anonymous_ok, expected, "{name}");
+            assert_eq!(p.throttle == Throttle::None, matches!(route, Route::Health | Route::OpenApi), "{name}");
+        }
+        assert_eq!(Route::Logout.policy().auth, Auth::RefreshCookieFallback);
     }
 }

@@ -2,77 +2,16 @@
 //! (404 / 405), body limits and JSON parsing, the handler, then security headers, CORS,
 //! cookies and one structured log line on every response, errors included.
 
-use super::audit_sink;
-use super::db::Db;
-use super::handlers;
+use super::ctx::{RequestCtx, RequestParts};
+use super::dispatch::dispatch;
 use super::platform;
-use crate::audit::AuditEvent;
+use super::reply::Reply;
+use super::repo::{audit, Db};
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::web::{client_ip, cors, headers, query, routes};
 use serde::Serialize;
 use worker::{Context, Env, Headers, Request, Response};
-
-/// A successful answer, before the pipeline adds the common headers.
-pub struct Reply {
-    pub status: u16,
-    pub body: Option<String>,
-    pub headers: Vec<(&'static str, String)>,
-    pub cookies: Vec<String>,
-}
-
-impl Reply {
-    pub fn json<T: Serialize>(status: u16, value: &T) -> Reply {
-        let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
-        Reply { status, body: Some(body), headers: Vec::new(), cookies: Vec::new() }
-    }
-
-    /// A body that is already JSON text.
-    pub fn raw_json(status: u16, body: String) -> Reply {
-        Reply { status, body: Some(body), headers: Vec::new(), cookies: Vec::new() }
-    }
-
-    pub fn with_cookie(mut self, cookie: String) -> Reply {
-        self.cookies.push(cookie);
-        self
-    }
-}
-
-/// Everything a handler may use about the current request.
-pub struct Rc<'a> {
-    pub env: &'a Env,
-    pub ctx: &'a Context,
-    pub db: Db,
-    pub settings: std::rc::Rc<Settings>,
-    pub request_id: String,
-    pub ip: String,
-    pub user_agent: String,
-    pub method: String,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub headers: Headers,
-    pub body: Option<serde_json::Value>,
-    pub now: i64,
-    /// Audit events, written after the response with `wait_until`.
-    pub audit: Vec<AuditEvent>,
-    /// Rate-limit headers to add to the response (set by the throttle step).
-    pub limit_headers: Vec<(&'static str, String)>,
-}
-
-impl Rc<'_> {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
-    }
-
-    pub fn audit(&mut self, event: AuditEvent) {
-        self.audit.push(event);
-    }
-
-    /// Runs a future after the response is sent; its failure never fails the request.
-    pub fn spawn<F: std::future::Future<Output = ()> + 'static>(&self, f: F) {
-        self.ctx.wait_until(f);
-    }
-}
 
 fn env_lookup(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
@@ -95,7 +34,7 @@ fn settings(env: &Env) -> Result<std::rc::Rc<Settings>, crate::config::ConfigErr
     Ok(parsed)
 }
 
-pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
+pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response {
     let request_id = platform::uuid();
     let method = req.inner().method();
     let url = req.inner().url();
@@ -110,55 +49,52 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     let ip = client_ip::client_ip(get("CF-Connecting-IP").as_deref(), get("X-Forwarded-For").as_deref(), trust_xff);
     let cors_allowed: Vec<String> = settings.as_ref().map(|s| s.cors_origins.clone()).unwrap_or_default();
 
-    let mut limit_headers = Vec::new();
     let outcome: Result<Reply, ApiError> = match settings {
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
-        Ok(settings) => {
-            let db = env.d1("DB").map(Db::new);
-            match db {
-                Err(e) => Err(ApiError::internal(format!("D1 binding DB missing: {e}"))),
-                Ok(db) => {
-                    let mut rc = Rc {
-                        env: &env,
-                        ctx: &ctx,
-                        db,
-                        settings,
+        Ok(settings) => match env.d1("DB").map(Db::new) {
+            Err(e) => Err(ApiError::internal(format!("D1 binding DB missing: {e}"))),
+            Ok(db) => {
+                let parts = RequestParts {
+                    request_id: request_id.clone(),
+                    ip: ip.clone(),
+                    method: method.clone(),
+                    path: path.clone(),
+                    query: query::parse(raw_query),
+                    headers: Headers(req.inner().headers()),
+                    now: platform::now(),
+                };
+                let mut ctx = RequestCtx::new(&env, &worker_ctx, db, settings, parts);
+                let mut result = route_and_run(&mut req, &mut ctx, origin.as_deref()).await;
+                let events = match &mut result {
+                    Ok(reply) => std::mem::take(&mut reply.audit),
+                    Err(e) => std::mem::take(&mut e.audit),
+                };
+                if !events.is_empty() {
+                    let meta = audit::RequestMeta {
                         request_id: request_id.clone(),
                         ip: ip.clone(),
-                        user_agent: get("User-Agent").unwrap_or_default(),
-                        method: method.clone(),
-                        path: path.clone(),
-                        query: query::parse(raw_query),
-                        headers: Headers(req.inner().headers()),
-                        body: None,
-                        now: platform::now(),
-                        audit: Vec::new(),
-                        limit_headers: Vec::new(),
+                        user_agent: ctx.user_agent.clone(),
+                        now: ctx.now,
                     };
-                    let result = route_and_run(&mut req, &mut rc, origin.as_deref()).await;
-                    limit_headers = std::mem::take(&mut rc.limit_headers);
-                    let events = std::mem::take(&mut rc.audit);
-                    if !events.is_empty() {
-                        let sink = audit_sink::Sink {
-                            db: rc.db.clone(),
-                            request_id: request_id.clone(),
-                            ip: ip.clone(),
-                            user_agent: rc.user_agent.clone(),
-                            now: rc.now,
-                        };
-                        ctx.wait_until(async move { sink.write(events).await });
-                    }
-                    result
+                    let db = ctx.db.clone();
+                    worker_ctx.wait_until(async move {
+                        if let Err(e) = audit::write(&db, &events, &meta, platform::uuid).await {
+                            worker::console_error!(
+                                "{}",
+                                serde_json::json!({"level": "error", "requestId": meta.request_id, "event": "audit_write_failed", "cause": e.cause})
+                            );
+                        }
+                    });
                 }
+                result
             }
-        }
+        },
     };
 
     let (status, body, mut extra, cookies, cause, code) = match outcome {
         Ok(r) => (r.status, r.body, r.headers, r.cookies, None, None),
         Err(e) => (e.status(), Some(e.body(&request_id)), e.headers.clone(), Vec::new(), e.cause.clone(), Some(e.code)),
     };
-    extra.extend(limit_headers);
     let is_preflight = method == "OPTIONS" && status == 204;
     if !is_preflight {
         extra.extend(cors::response_headers(origin.as_deref(), &cors_allowed));
@@ -167,30 +103,31 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Response {
     build_response(status, body, &request_id, extra, cookies)
 }
 
-async fn route_and_run(req: &mut Request, rc: &mut Rc<'_>, origin: Option<&str>) -> Result<Reply, ApiError> {
-    if rc.method == "OPTIONS" {
-        if !routes::is_known_path(&rc.path) {
-            return Err(ApiError::not_found_path(&rc.path));
+async fn route_and_run(req: &mut Request, ctx: &mut RequestCtx<'_>, origin: Option<&str>) -> Result<Reply, ApiError> {
+    if ctx.method == "OPTIONS" {
+        if !routes::is_known_path(&ctx.path) {
+            return Err(ApiError::not_found_path(&ctx.path));
         }
-        return match cors::preflight_headers(origin, &rc.settings.cors_origins) {
-            Some(h) => Ok(Reply { status: 204, body: None, headers: h, cookies: Vec::new() }),
+        return match cors::preflight_headers(origin, &ctx.settings.cors_origins) {
+            Some(h) => Ok(Reply::empty(204, h)),
             None => Err(ApiError::new(ErrorCode::Forbidden).with_message("Origin not allowed")),
         };
     }
-    let route = routes::resolve(&rc.method, &rc.path).map_err(|e| match e {
-        routes::NoRoute::NotFound => ApiError::not_found_path(&rc.path),
+    let route = routes::resolve(&ctx.method, &ctx.path).map_err(|e| match e {
+        routes::NoRoute::NotFound => ApiError::not_found_path(&ctx.path),
         routes::NoRoute::MethodNotAllowed(allow) => ApiError::method_not_allowed(&allow),
     })?;
-    if matches!(rc.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
-        rc.body = read_json_body(req, rc).await?;
+    if matches!(ctx.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE") {
+        ctx.body = read_json_body(req, ctx).await?;
     }
-    handlers::dispatch(route, rc).await
+    dispatch(route, ctx).await
 }
 
 /// Reads a write's body: over 64 KiB → 413; non-empty without a JSON content type → 415;
-/// malformed → 400 `invalid_json`. An empty body is `None` (bodyless POSTs are fine).
-async fn read_json_body(req: &mut Request, rc: &Rc<'_>) -> Result<Option<serde_json::Value>, ApiError> {
-    let declared = rc.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+/// malformed → 400 `invalid_json` (checked without building a tree: handlers parse the
+/// bytes straight into their wire structs). An empty body is `None` (bodyless POSTs are fine).
+async fn read_json_body(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Option<Vec<u8>>, ApiError> {
+    let declared = ctx.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > headers::MAX_BODY_BYTES as u64) {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge));
     }
@@ -206,11 +143,12 @@ async fn read_json_body(req: &mut Request, rc: &Rc<'_>) -> Result<Option<serde_j
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
-    let ct = rc.header("Content-Type").unwrap_or_default();
+    let ct = ctx.header("Content-Type").unwrap_or_default();
     if !headers::is_json_content_type(&ct) {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|_| ApiError::new(ErrorCode::InvalidJson))
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
+    Ok(Some(bytes))
 }
 
 /// Reads a body of unknown length, at most the limit: never the whole of a large upload.

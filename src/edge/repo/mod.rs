@@ -1,15 +1,34 @@
-//! D1 access with the service's error discipline: numbered binds only, a UNIQUE
-//! violation becomes 409 `conflict`, every other storage failure 503
-//! `service_unavailable` (the SQL text stays in the log line, never in the body).
+//! Storage: the one place that holds SQL. One module per aggregate, one function per
+//! query or batch, taking and returning domain types. Everything above this module
+//! (authentication, throttling, handlers) sees `Result<_, ApiError>` and never a
+//! statement.
+//!
+//! D1 discipline: numbered binds only; multi-statement writes in one `batch` (atomic);
+//! conditional `UPDATE … RETURNING` for compare-and-set; a UNIQUE violation becomes 409
+//! `conflict`, every other storage failure 503 `service_unavailable` (the SQL text stays
+//! in the log line, never in the body).
+
+pub mod api_keys;
+pub mod audit;
+pub mod counters;
+pub mod lockouts;
+pub mod maintenance;
+pub mod outbox;
+pub mod posts;
+pub mod resets;
+pub mod roles;
+pub mod sessions;
+pub mod users;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
 /// A bind argument. Integers are sent as JS numbers (exact up to 2^53), never BigInt.
 #[derive(Debug, Clone, Copy)]
-pub enum Arg<'a> {
+pub(in crate::edge::repo) enum Arg<'a> {
     Text(&'a str),
     Int(i64),
     Null,
@@ -78,30 +97,43 @@ impl Db {
     }
 
     /// A prepared statement with its arguments bound (?1, ?2, ...).
-    pub fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<D1PreparedStatement> {
+    pub(in crate::edge::repo) fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<D1PreparedStatement> {
         let values: Vec<JsValue> = args.iter().map(js).collect();
         self.0.prepare(sql).bind(&values).map_err(storage_error)
     }
 
-    pub async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<T>> {
+    pub(in crate::edge::repo) async fn first<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> ApiResult<Option<T>> {
         self.stmt(sql, args)?.first::<T>(None).await.map_err(storage_error)
     }
 
-    pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Vec<T>> {
+    pub(in crate::edge::repo) async fn all<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> ApiResult<Vec<T>> {
         let res = self.stmt(sql, args)?.all().await.map_err(storage_error)?;
         rows(&res)
     }
 
     /// Runs a write; returns the number of changed rows.
-    pub async fn run(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<usize> {
+    pub(in crate::edge::repo) async fn run(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<usize> {
         let res = self.stmt(sql, args)?.run().await.map_err(storage_error)?;
         Ok(changes(&res))
     }
 
     /// Runs statements atomically (one implicit transaction): all or nothing.
-    pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
+    pub(in crate::edge::repo) async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
         self.0.batch(statements).await.map_err(storage_error)
     }
+}
+
+/// SQLite has no boolean: `is_active`, `published` are stored as 0 / 1.
+pub fn int_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(i64::deserialize(d)? != 0)
 }
 
 #[derive(serde::Deserialize)]
@@ -111,7 +143,7 @@ struct Count {
 
 /// One page of a listing and the total, in one round trip: `count_sql` must select
 /// `count(*) AS n`; both statements see the same snapshot (a batch is one transaction).
-pub async fn page<T: DeserializeOwned>(
+pub(in crate::edge::repo) async fn page<T: DeserializeOwned>(
     db: &Db,
     count_sql: &str,
     count_args: &[Arg<'_>],
@@ -125,21 +157,21 @@ pub async fn page<T: DeserializeOwned>(
 }
 
 /// Rows of a result.
-pub fn rows<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Vec<T>> {
+pub(in crate::edge::repo) fn rows<T: DeserializeOwned>(res: &D1Result) -> ApiResult<Vec<T>> {
     res.results::<T>().map_err(|e| ApiError::unavailable(format!("D1 decode: {e}")))
 }
 
 /// The first row of statement `i` of a batch, if any.
-pub fn row<T: DeserializeOwned>(results: &[D1Result], i: usize) -> ApiResult<Option<T>> {
+pub(in crate::edge::repo) fn row<T: DeserializeOwned>(results: &[D1Result], i: usize) -> ApiResult<Option<T>> {
     Ok(results.get(i).map(rows::<T>).transpose()?.and_then(|v| v.into_iter().next()))
 }
 
 /// Every row of statement `i` of a batch.
-pub fn rows_of<T: DeserializeOwned>(results: &[D1Result], i: usize) -> ApiResult<Vec<T>> {
+pub(in crate::edge::repo) fn rows_of<T: DeserializeOwned>(results: &[D1Result], i: usize) -> ApiResult<Vec<T>> {
     Ok(results.get(i).map(rows::<T>).transpose()?.unwrap_or_default())
 }
 
 /// Rows changed by a write.
-pub fn changes(res: &D1Result) -> usize {
+pub(in crate::edge::repo) fn changes(res: &D1Result) -> usize {
     res.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
 }

@@ -1,0 +1,238 @@
+//! Who is calling: `Authorization: Bearer <access JWT>`, then `X-API-Key`, then the
+//! `__Host-access` cookie. Presented credentials are never ignored: a bad one is 401
+//! even where anonymous access would be allowed.
+//!
+//! Cost of an authenticated request: the JWT is checked in pure Rust (HMAC-SHA256, a few
+//! µs), then ONE D1 round trip reads the user and the session (refresh family) named by
+//! the `sid` claim and counts the request in the user's bucket. That read makes
+//! revocation immediate (logout, password change or reset, admin disable / role change
+//! revoke the family) and supplies the current role. The role → permissions map is
+//! cached per isolate for [`ROLE_CACHE_SECS`].
+
+use super::ctx::RequestCtx;
+use super::repo::{api_keys, roles, sessions};
+use super::throttle::{self, Hit};
+use crate::authz::{PermissionSet, Principal};
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::role::{Permission, Role};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::throttle::rate_limit::Tier;
+use crate::token::{api_key, jwt};
+use crate::web::{cookies, csrf};
+use std::cell::RefCell;
+
+/// How long an isolate trusts its copy of `role_permissions`. Role definitions change
+/// only by migration; a minute of staleness after such a deploy is acceptable, while a
+/// user's own role is read fresh on every request.
+pub const ROLE_CACHE_SECS: i64 = 60;
+
+/// `lastUsedAt` is written at most this often per key (and off the response path).
+pub const LAST_USED_EVERY_SECS: i64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Bearer,
+    Cookie,
+    ApiKey,
+}
+
+impl Via {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Via::Bearer => "bearer",
+            Via::Cookie => "cookie",
+            Via::ApiKey => "api_key",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub email: String,
+    pub created_at: i64,
+    pub via: Via,
+    /// The session (refresh family) of an access token.
+    pub sid: Option<SessionId>,
+    /// This request, counted in the caller's rate-limit bucket (same D1 batch as the
+    /// authentication read).
+    pub hit: Option<Hit>,
+}
+
+impl Caller {
+    pub fn user_id(&self) -> &UserId {
+        &self.principal.user_id
+    }
+
+    /// Session-only operations (logout, password change).
+    pub fn require_session(&self) -> ApiResult<&SessionId> {
+        self.sid.as_ref().ok_or_else(|| {
+            ApiError::new(ErrorCode::Forbidden).with_message("This operation needs a user session, not an API key")
+        })
+    }
+}
+
+/// (loaded at, role → permissions).
+type RoleMap = (i64, Vec<(Role, PermissionSet)>);
+
+thread_local! {
+    static ROLE_CACHE: RefCell<Option<RoleMap>> = const { RefCell::new(None) };
+}
+
+/// The permissions of `role`, from the isolate cache or D1.
+async fn role_permissions(ctx: &RequestCtx<'_>, role: Role) -> ApiResult<PermissionSet> {
+    let now = ctx.now;
+    let cached = ROLE_CACHE
+        .with(|c| c.borrow().as_ref().filter(|(at, _)| now - at < ROLE_CACHE_SECS).map(|(_, map)| lookup(map, role)));
+    if let Some(set) = cached {
+        return Ok(set);
+    }
+    let mut map: Vec<(Role, PermissionSet)> = Role::ALL.iter().map(|r| (*r, PermissionSet::empty())).collect();
+    for (r, p) in roles::grants(&ctx.db).await? {
+        if let Some((_, set)) = map.iter_mut().find(|(x, _)| *x == r) {
+            set.insert(p);
+        }
+    }
+    let set = lookup(&map, role);
+    ROLE_CACHE.with(|c| *c.borrow_mut() = Some((now, map)));
+    Ok(set)
+}
+
+fn lookup(map: &[(Role, PermissionSet)], role: Role) -> PermissionSet {
+    map.iter().find(|(r, _)| *r == role).map(|(_, s)| *s).unwrap_or_default()
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized).with_message(message)
+}
+
+/// The caller, if any credential was presented; `Err` when one was presented and is bad.
+/// `csrf`: the route changes state, so a cookie credential must pass the origin check.
+pub async fn authenticate(ctx: &RequestCtx<'_>, csrf: bool) -> ApiResult<Option<Caller>> {
+    if let Some(h) = ctx.header("Authorization") {
+        let token = h
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("Authorization must be 'Bearer <access token>'"))?;
+        return session_from_jwt(ctx, &token, Via::Bearer).await.map(Some);
+    }
+    if let Some(key) = ctx.header("X-API-Key") {
+        return from_api_key(ctx, key.trim()).await.map(Some);
+    }
+    if let Some(token) = credential_cookie(ctx, cookies::ACCESS_COOKIE)? {
+        if csrf {
+            check_csrf(ctx)?;
+        }
+        return session_from_jwt(ctx, &token, Via::Cookie).await.map(Some);
+    }
+    Ok(None)
+}
+
+/// The value of a credential cookie; sent more than once, it is 400 `invalid_request`.
+pub fn credential_cookie(ctx: &RequestCtx<'_>, name: &str) -> ApiResult<Option<String>> {
+    let cookie = ctx.header("Cookie").unwrap_or_default();
+    match cookies::credential(&cookie, name) {
+        Ok(v) => Ok(v.map(str::to_owned)),
+        Err(cookies::Duplicate) => Err(ApiError::new(ErrorCode::InvalidRequest)
+            .with_message(format!("The {name} cookie was sent more than once; clear this site's cookies"))),
+    }
+}
+
+/// Whether the request carries the refresh cookie.
+pub fn has_refresh_cookie(ctx: &RequestCtx<'_>) -> bool {
+    let cookie = ctx.header("Cookie").unwrap_or_default();
+    cookies::get(&cookie, cookies::REFRESH_COOKIE).is_some()
+}
+
+/// A cookie-authenticated write must come from an allowed origin (see `web::csrf`).
+pub fn check_csrf(ctx: &RequestCtx<'_>) -> ApiResult<()> {
+    let allowed = csrf::cookie_write_allowed(
+        ctx.header("Origin").as_deref(),
+        ctx.header("Sec-Fetch-Site").as_deref(),
+        &ctx.settings.cors_origins,
+    );
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::CsrfRejected))
+    }
+}
+
+async fn session_from_jwt(ctx: &RequestCtx<'_>, token: &str, via: Via) -> ApiResult<Caller> {
+    let s = &ctx.settings;
+    let claims =
+        jwt::verify(token, &s.verify_keys(), ctx.now, &s.jwt_issuer, &s.jwt_audience).map_err(|e| match e {
+            jwt::JwtError::Expired => ApiError::new(ErrorCode::TokenExpired).with_message("Access token expired"),
+            other => unauthorized("Invalid access token").with_cause(format!("jwt: {other:?}")),
+        })?;
+    let bucket = format!("user:{}", claims.sub);
+    let (row, count) =
+        sessions::load_and_count(&ctx.db, &claims.sid, &claims.sub, &bucket, throttle::window(ctx)).await?;
+    let row = row.ok_or_else(|| unauthorized("Session not found"))?;
+    if row.revoked_at.is_some() || row.expires_at <= ctx.now {
+        return Err(unauthorized("Session has ended"));
+    }
+    if !row.is_active {
+        return Err(ApiError::new(ErrorCode::AccountDisabled));
+    }
+    let perms = role_permissions(ctx, row.role).await?;
+    let user_id = UserId::new(claims.sub);
+    Ok(Caller {
+        principal: Principal { user_id, role: row.role, role_permissions: perms, key_scopes: None },
+        email: row.email,
+        created_at: row.created_at,
+        via,
+        sid: Some(SessionId::new(claims.sid)),
+        hit: count.map(|count| Hit { tier: Tier::User, bucket, count, limit: ctx.settings.rate_limit_user }),
+    })
+}
+
+async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
+    if !api_key::looks_valid(key) {
+        return Err(unauthorized("Invalid API key"));
+    }
+    let hash = api_key::hash_key(key);
+    let bucket = format!("key:{hash}");
+    let (row, count) = api_keys::load_and_count(&ctx.db, &hash, &bucket, throttle::window(ctx), ctx.now).await?;
+    let row = row.ok_or_else(|| unauthorized("Invalid API key"))?;
+    if row.revoked_at.is_some() {
+        return Err(unauthorized("API key has been revoked"));
+    }
+    if row.expires_at.is_some_and(|e| e <= ctx.now) {
+        return Err(unauthorized("API key has expired"));
+    }
+    if !row.is_active {
+        return Err(ApiError::new(ErrorCode::AccountDisabled));
+    }
+    let perms = role_permissions(ctx, row.role).await?;
+    let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
+    let scopes: PermissionSet = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
+    if row.last_used_at.is_none_or(|t| ctx.now - t >= LAST_USED_EVERY_SECS) {
+        let (db, id, now) = (ctx.db.clone(), row.id.clone(), ctx.now);
+        ctx.spawn(async move {
+            if let Err(e) = api_keys::touch(&db, &id, now).await {
+                worker::console_error!(
+                    "{}",
+                    serde_json::json!({"level": "error", "event": "last_used_update_failed", "cause": e.cause})
+                );
+            }
+        });
+    }
+    let limit = u32::try_from(row.rate_limit).unwrap_or(1);
+    Ok(Caller {
+        principal: Principal {
+            user_id: row.user_id,
+            role: row.role,
+            role_permissions: perms,
+            key_scopes: Some(scopes),
+        },
+        email: row.email,
+        created_at: row.created_at,
+        via: Via::ApiKey,
+        sid: None,
+        hit: count.map(|count| Hit { tier: Tier::ApiKey, bucket, count, limit }),
+    })
+}

@@ -1,0 +1,76 @@
+//! The request context: what a handler may read about the current request, and the one
+//! way to run work after the response. Read-only for handlers: what a handler produces
+//! (the reply, its audit events, cookies) travels back in its return value. A leaf
+//! module: it knows storage and settings, nothing of routing or handlers.
+
+use super::repo::Db;
+use crate::config::Settings;
+use std::rc::Rc;
+use worker::{Context, Env, Headers};
+
+pub struct RequestCtx<'a> {
+    pub env: &'a Env,
+    worker_ctx: &'a Context,
+    pub db: Db,
+    pub settings: Rc<Settings>,
+    /// The `X-Request-Id` of the answer, repeated in error bodies and audit rows.
+    pub request_id: String,
+    /// `CF-Connecting-IP` (see `web::client_ip`).
+    pub ip: String,
+    pub user_agent: String,
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    headers: Headers,
+    /// A write's body, already checked to be JSON (size, content type and syntax);
+    /// `None` when empty.
+    pub body: Option<Vec<u8>>,
+    /// Unix seconds, read once per request.
+    pub now: i64,
+}
+
+/// The parts of a request the pipeline has already read.
+pub struct RequestParts {
+    pub request_id: String,
+    pub ip: String,
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Headers,
+    pub now: i64,
+}
+
+impl<'a> RequestCtx<'a> {
+    pub fn new(env: &'a Env, worker_ctx: &'a Context, db: Db, settings: Rc<Settings>, p: RequestParts) -> Self {
+        let user_agent = p.headers.get("User-Agent").ok().flatten().unwrap_or_default();
+        RequestCtx {
+            env,
+            worker_ctx,
+            db,
+            settings,
+            request_id: p.request_id,
+            ip: p.ip,
+            user_agent,
+            method: p.method,
+            path: p.path,
+            query: p.query,
+            headers: p.headers,
+            body: None,
+            now: p.now,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
+    /// Runs a future after the response is sent (`ctx.wait_until`); its failure never
+    /// fails or delays the request.
+    pub fn spawn<F: std::future::Future<Output = ()> + 'static>(&self, f: F) {
+        self.worker_ctx.wait_until(f);
+    }
+}

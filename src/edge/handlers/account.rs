@@ -1,0 +1,88 @@
+//! `POST /register`, `POST /login`, `GET /me`.
+//!
+//! Login does the same work for an unknown email, a wrong password and a disabled
+//! account (one D1 read, one PBKDF2 derivation, one D1 write) and reveals a disabled
+//! account only after the password was right (see `decide::login`).
+
+use crate::audit::{AuditAction, AuditEvent};
+use crate::decide::login::{self, Verdict};
+use crate::domain::ids::{SessionId, UserId};
+use crate::dto::{self, Credentials, LoginBody, RegisterBody, Registration};
+use crate::edge::authn::Caller;
+use crate::edge::credentials::{self as cred, hash_password, verify_password};
+use crate::edge::ctx::RequestCtx;
+use crate::edge::platform;
+use crate::edge::reply::Reply;
+use crate::edge::repo::{lockouts, sessions, users};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::throttle::lockout::account_key;
+use serde_json::json;
+
+/// `POST /register`.
+pub async fn register(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
+    let input: Registration = dto::read::<RegisterBody, _>(ctx.body())?;
+    let hash = hash_password(ctx, input.password.expose()).await?;
+    let id = UserId::new(platform::uuid());
+    users::insert(&ctx.db, &id, &input.email, &hash, ctx.now).await?;
+    let event = AuditEvent::new(AuditAction::UserRegister, "users")
+        .user(id.as_str())
+        .resource_id(id.as_str())
+        .meta("email", input.email.as_str())
+        .meta("role", "user");
+    let body = json!({"id": id, "email": input.email.as_str(), "message": "User created successfully"});
+    Ok(Reply::json(201, &body)?.audited([event]))
+}
+
+/// `POST /login`.
+pub async fn login(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
+    let creds: Credentials = dto::read::<LoginBody, _>(ctx.body())?;
+    let email = creds.email.as_str();
+    let key = account_key(email);
+    let (account, lock) = users::for_login(&ctx.db, &creds.email, &key).await?;
+    login::gate(lock.as_ref(), ctx.now, email, AuditAction::AuthLoginFailed)?;
+    let stored = account.as_ref().map(|a| a.password_hash.as_str());
+    let (readable, matches) = verify_password(ctx, creds.password.expose(), stored).await?;
+    let rehash = stored.is_some_and(|h| cred::needs_rehash(ctx, h));
+    let user = match login::verdict(account, readable, matches, rehash) {
+        Verdict::Success { account, .. } => account,
+        Verdict::Disabled(account) => return Err(login::disabled(&account)),
+        Verdict::Failure { reason } => {
+            let (policy, failed) = (ctx.settings.lockout_policy(), login::failed_event(email, reason));
+            let state = lockouts::record_failure(&ctx.db, &key, ctx.now, &policy).await?;
+            let wrong = ApiError::new(ErrorCode::InvalidCredentials);
+            return Err(login::counted_failure(&state, &policy, ctx.now, email, wrong, failed));
+        }
+    };
+    let new_hash = if rehash { Some(hash_password(ctx, creds.password.expose()).await?) } else { None };
+    let (sid, (refresh, refresh_hash)) = (SessionId::new(platform::uuid()), cred::new_refresh_token()?);
+    let expires_at = ctx.now + ctx.settings.refresh_ttl;
+    let session = sessions::NewSession {
+        id: &sid,
+        user: &user.id,
+        refresh_hash: &refresh_hash,
+        expires_at,
+        lock_key: &key,
+        rehash: new_hash.as_deref(),
+    };
+    sessions::open(&ctx.db, &session, ctx.now).await?;
+    let access = cred::sign_access(ctx, &user.id, &user.email, user.role, &sid);
+    let event = AuditEvent::new(AuditAction::AuthLogin, "auth")
+        .user(user.id.as_str())
+        .resource_id(sid.as_str())
+        .meta("method", "password")
+        .meta("rehashed", rehash);
+    let shown = json!({"id": user.id, "email": user.email, "role": user.role.as_str()});
+    Ok(cred::token_reply(ctx, &access, &refresh, ctx.settings.refresh_ttl, Some(shown))?.audited([event]))
+}
+
+/// `GET /me`: answered from the authentication read, no further D1 round trip.
+pub fn me(caller: &Caller) -> ApiResult<Reply> {
+    let body = json!({
+        "id": caller.user_id(),
+        "email": caller.email,
+        "role": caller.principal.role.as_str(),
+        "isActive": true,
+        "createdAt": crate::time::iso8601(caller.created_at),
+    });
+    Reply::json(200, &body)
+}

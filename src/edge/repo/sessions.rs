@@ -1,0 +1,237 @@
+//! Login sessions: a refresh family (`refresh_families`, the session; its id is the `sid`
+//! of every access token issued in it) and its chain of rotated refresh tokens
+//! (`refresh_tokens`, stored as SHA-256). Revoking the family ends the session at once:
+//! every authenticated request reads it (see `load_and_count`).
+
+use super::counters::{count_when, CountRow};
+use super::{changes, int_bool, lockouts, row, Arg, Db};
+use crate::decide::logout::Scope;
+use crate::decide::refresh::Presented;
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::role::Role;
+use crate::error::ApiResult;
+use serde::Deserialize;
+use worker::D1PreparedStatement;
+
+/// Why sessions were ended (`refresh_families.revoke_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Logout,
+    LogoutAll,
+    Reuse,
+    PasswordChange,
+    PasswordReset,
+    AdminUpdate,
+}
+
+impl EndReason {
+    const fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Logout => "logout",
+            EndReason::LogoutAll => "logout_all",
+            EndReason::Reuse => "reuse",
+            EndReason::PasswordChange => "password_change",
+            EndReason::PasswordReset => "password_reset",
+            EndReason::AdminUpdate => "admin_update",
+        }
+    }
+}
+
+/// The statement that ends the live sessions `which` selects: binds `now_bind` as the
+/// revocation time. Used by every flow that ends sessions, alone or inside its batch.
+pub(super) fn end_sql(now_bind: &str, reason: EndReason, which: &str) -> String {
+    format!(
+        "UPDATE refresh_families SET revoked_at = {now_bind}, revoke_reason = '{}' WHERE {which} AND revoked_at IS NULL",
+        reason.as_str()
+    )
+}
+
+/// The session and user behind an access token.
+#[derive(Deserialize)]
+pub struct SessionUser {
+    pub email: String,
+    pub role: Role,
+    #[serde(deserialize_with = "int_bool")]
+    pub is_active: bool,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+const SESSION: &str = "SELECT u.email, u.role, u.is_active, u.created_at, f.revoked_at, f.expires_at \
+     FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND u.id = ?2";
+const COUNT_IF_LIVE: &str =
+    count_when!("EXISTS (SELECT 1 FROM refresh_families WHERE id = ?3 AND user_id = ?4 AND revoked_at IS NULL)");
+
+/// One round trip: the session `sid` of user `uid`, and the request counted in `bucket`
+/// (the counter only moves for a live session, so a bad token writes nothing).
+pub async fn load_and_count(
+    db: &Db,
+    sid: &str,
+    uid: &str,
+    bucket: &str,
+    window: i64,
+) -> ApiResult<(Option<SessionUser>, Option<u32>)> {
+    let results = db
+        .batch(vec![
+            db.stmt(SESSION, &[Arg::Text(sid), Arg::Text(uid)])?,
+            db.stmt(COUNT_IF_LIVE, &[Arg::Text(bucket), Arg::Int(window), Arg::Text(sid), Arg::Text(uid)])?,
+        ])
+        .await?;
+    Ok((row(&results, 0)?, row::<CountRow>(&results, 1)?.map(|c| c.value())))
+}
+
+/// A new session: the family, its first refresh token, the account's lockout cleared
+/// and, when given, the password rehashed; one batch.
+pub struct NewSession<'a> {
+    pub id: &'a SessionId,
+    pub user: &'a UserId,
+    pub refresh_hash: &'a str,
+    pub expires_at: i64,
+    pub lock_key: &'a str,
+    pub rehash: Option<&'a str>,
+}
+
+pub async fn open(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<()> {
+    let (sid, uid) = (Arg::Text(s.id.as_str()), Arg::Text(s.user.as_str()));
+    let mut writes = vec![
+        lockouts::clear_stmt(db, s.lock_key)?,
+        db.stmt(
+            "INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            &[sid, uid, Arg::Int(now), Arg::Int(s.expires_at)],
+        )?,
+        db.stmt(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            &[Arg::Text(s.refresh_hash), sid, Arg::Int(now), Arg::Int(s.expires_at)],
+        )?,
+    ];
+    if let Some(hash) = s.rehash {
+        writes.push(super::users::set_password_stmt(db, s.user, hash, now)?);
+    }
+    db.batch(writes).await.map(|_| ())
+}
+
+#[derive(Deserialize)]
+struct PresentedRow {
+    family_id: SessionId,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    replaced_by: Option<String>,
+    user_id: UserId,
+    family_expires_at: i64,
+    family_revoked_at: Option<i64>,
+    email: String,
+    role: Role,
+    #[serde(deserialize_with = "int_bool")]
+    is_active: bool,
+}
+
+/// A presented refresh token (by hash) with its session and user.
+pub async fn by_refresh(db: &Db, hash: &str) -> ApiResult<Option<Presented>> {
+    let sql = "SELECT t.family_id, t.expires_at, t.rotated_at, t.replaced_by, f.user_id, \
+         f.expires_at AS family_expires_at, f.revoked_at AS family_revoked_at, u.email, u.role, u.is_active \
+         FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id \
+         WHERE t.token_hash = ?1";
+    let r: Option<PresentedRow> = db.first(sql, &[Arg::Text(hash)]).await?;
+    Ok(r.map(|r| Presented {
+        family_id: r.family_id,
+        user_id: r.user_id,
+        email: r.email,
+        role: r.role,
+        is_active: r.is_active,
+        expires_at: r.expires_at,
+        rotated_at: r.rotated_at,
+        replaced_by: r.replaced_by,
+        family_expires_at: r.family_expires_at,
+        family_revoked: r.family_revoked_at.is_some(),
+    }))
+}
+
+/// The live session of a refresh token (logout by the refresh cookie alone).
+pub async fn live_by_refresh(db: &Db, hash: &str) -> ApiResult<Option<(SessionId, UserId)>> {
+    #[derive(Deserialize)]
+    struct Fam {
+        family_id: SessionId,
+        user_id: UserId,
+    }
+    let sql = "SELECT t.family_id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+               WHERE t.token_hash = ?1 AND f.revoked_at IS NULL";
+    let r: Option<Fam> = db.first(sql, &[Arg::Text(hash)]).await?;
+    Ok(r.map(|f| (f.family_id, f.user_id)))
+}
+
+/// Ends the sessions of a logout; the number ended.
+pub async fn end(db: &Db, scope: &Scope, now: i64) -> ApiResult<usize> {
+    match scope {
+        Scope::Session(id) => end_family(db, id, EndReason::Logout, now).await,
+        Scope::Everywhere(user) => {
+            let sql = end_sql("?1", EndReason::LogoutAll, "user_id = ?2");
+            db.run(&sql, &[Arg::Int(now), Arg::Text(user.as_str())]).await
+        }
+    }
+}
+
+/// Ends one session.
+pub async fn end_family(db: &Db, id: &SessionId, reason: EndReason, now: i64) -> ApiResult<usize> {
+    db.run(&end_sql("?1", reason, "id = ?2"), &[Arg::Int(now), Arg::Text(id.as_str())]).await
+}
+
+/// Ends every session of `?2` (binds ?1 now, ?2 user id) inside a caller's batch.
+pub(super) fn end_all_stmt(db: &Db, user: &UserId, reason: EndReason, now: i64) -> ApiResult<D1PreparedStatement> {
+    db.stmt(&end_sql("?1", reason, "user_id = ?2"), &[Arg::Int(now), Arg::Text(user.as_str())])
+}
+
+/// The result of a rotation compare-and-set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// This request rotated the token.
+    Rotated,
+    /// A concurrent request rotated it to the same successor moments ago (the grace case).
+    AlreadyRotated,
+    /// The session ended meanwhile: nothing was issued.
+    SessionEnded,
+}
+
+/// The rotation compare-and-set, in one batch: mark `hash` rotated to `new_hash` if
+/// nobody did yet; insert the successor if the family is live (a concurrent rotation of
+/// the same token inserted the same successor: nothing to do); check the successor is live.
+pub async fn rotate(db: &Db, hash: &str, new_hash: &str, p: &Presented, now: i64) -> ApiResult<Rotation> {
+    let results = db
+        .batch(vec![
+            db.stmt(
+                "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2 WHERE token_hash = ?3 AND rotated_at IS NULL",
+                &[Arg::Int(now), Arg::Text(new_hash), Arg::Text(hash)],
+            )?,
+            db.stmt(
+                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
+                 SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?5 AND replaced_by = ?1) \
+                 AND EXISTS (SELECT 1 FROM refresh_families WHERE id = ?2 AND revoked_at IS NULL AND expires_at > ?3) \
+                 ON CONFLICT (token_hash) DO NOTHING",
+                &[
+                    Arg::Text(new_hash),
+                    Arg::Text(p.family_id.as_str()),
+                    Arg::Int(now),
+                    Arg::Int(p.family_expires_at),
+                    Arg::Text(hash),
+                ],
+            )?,
+            db.stmt(
+                "SELECT 1 AS live FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
+                 WHERE t.token_hash = ?1 AND f.revoked_at IS NULL AND f.expires_at > ?2",
+                &[Arg::Text(new_hash), Arg::Int(now)],
+            )?,
+        ])
+        .await?;
+    #[derive(Deserialize)]
+    struct Live {
+        #[serde(rename = "live")]
+        _live: i64,
+    }
+    Ok(if row::<Live>(&results, 2)?.is_none() {
+        Rotation::SessionEnded
+    } else if results.first().map(changes).unwrap_or(0) == 1 {
+        Rotation::Rotated
+    } else {
+        Rotation::AlreadyRotated
+    })
+}
