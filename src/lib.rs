@@ -25,5 +25,8 @@ pub mod time;
 pub mod token;
 pub mod web;
 
+#[cfg(test)]
+mod layering;
+
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -56,15 +56,8 @@ pub async fn login(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     let new_hash = if rehash { Some(hash_password(ctx, creds.password.expose()).await?) } else { None };
     let (sid, (refresh, refresh_hash)) = (SessionId::new(platform::uuid()), cred::new_refresh_token()?);
     let expires_at = ctx.now + ctx.settings.refresh_ttl;
-    let session = sessions::NewSession {
-        id: &sid,
-        user: &user.id,
-        refresh_hash: &refresh_hash,
-        expires_at,
-        lock_key: &key,
-        rehash: new_hash.as_deref(),
-    };
-    sessions::open(&ctx.db, &session, ctx.now).await?;
+    let session = sessions::NewSession { id: &sid, user: &user.id, refresh_hash: &refresh_hash, expires_at };
+    users::logged_in(&ctx.db, &session, &key, new_hash.as_deref(), ctx.now).await?;
     let access = cred::sign_access(ctx, &user.id, &user.email, user.role, &sid);
     let event = AuditEvent::new(AuditAction::AuthLogin, "auth")
         .user(user.id.as_str())

@@ -4,7 +4,7 @@
 //! every authenticated request reads it (see `load_and_count`).
 
 use super::counters::{count_when, CountRow};
-use super::{changes, int_bool, lockouts, row, Arg, Db};
+use super::{changes, int_bool, row, Arg, Db};
 use crate::decide::logout::Scope;
 use crate::decide::refresh::Presented;
 use crate::domain::ids::{SessionId, UserId};
@@ -81,21 +81,18 @@ pub async fn load_and_count(
     Ok((row(&results, 0)?, row::<CountRow>(&results, 1)?.map(|c| c.value())))
 }
 
-/// A new session: the family, its first refresh token, the account's lockout cleared
-/// and, when given, the password rehashed; one batch.
+/// A new session: the family and its first refresh token.
 pub struct NewSession<'a> {
     pub id: &'a SessionId,
     pub user: &'a UserId,
     pub refresh_hash: &'a str,
     pub expires_at: i64,
-    pub lock_key: &'a str,
-    pub rehash: Option<&'a str>,
 }
 
-pub async fn open(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<()> {
+/// The statements that open a session (inside the caller's batch: `users::logged_in`).
+pub(super) fn open_stmts(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<[D1PreparedStatement; 2]> {
     let (sid, uid) = (Arg::Text(s.id.as_str()), Arg::Text(s.user.as_str()));
-    let mut writes = vec![
-        lockouts::clear_stmt(db, s.lock_key)?,
+    Ok([
         db.stmt(
             "INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
             &[sid, uid, Arg::Int(now), Arg::Int(s.expires_at)],
@@ -104,11 +101,7 @@ pub async fn open(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<()> {
             "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
             &[Arg::Text(s.refresh_hash), sid, Arg::Int(now), Arg::Int(s.expires_at)],
         )?,
-    ];
-    if let Some(hash) = s.rehash {
-        writes.push(super::users::set_password_stmt(db, s.user, hash, now)?);
-    }
-    db.batch(writes).await.map(|_| ())
+    ])
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! Accounts (`users`): registration, the login and password-change reads, the admin
 //! listing and update, and the password-change batch.
 
-use super::sessions::{end_all_stmt, end_sql, EndReason};
+use super::sessions::{end_all_stmt, end_sql, open_stmts, EndReason, NewSession};
 use super::{changes, int_bool, lockouts, page, row, rows_of, Arg, Db};
 use crate::decide::admin::UpdatePlan;
 use crate::decide::login::Account;
@@ -82,8 +82,25 @@ pub async fn password_and_lockout(
     Ok((hash, row::<lockouts::LockoutRow>(&reads, 1)?.map(|r| r.state())))
 }
 
+/// A successful login, in one batch: the account's lockout cleared, the session opened
+/// and, when given, the password rehashed (legacy format or an old cost).
+pub async fn logged_in(
+    db: &Db,
+    session: &NewSession<'_>,
+    lock_key: &str,
+    rehash: Option<&str>,
+    now: i64,
+) -> ApiResult<()> {
+    let mut writes = vec![lockouts::clear_stmt(db, lock_key)?];
+    writes.extend(open_stmts(db, session, now)?);
+    if let Some(hash) = rehash {
+        writes.push(set_password_stmt(db, session.user, hash, now)?);
+    }
+    db.batch(writes).await.map(|_| ())
+}
+
 /// Sets a new password hash (inside a caller's batch).
-pub(super) fn set_password_stmt(db: &Db, id: &UserId, hash: &str, now: i64) -> ApiResult<D1PreparedStatement> {
+fn set_password_stmt(db: &Db, id: &UserId, hash: &str, now: i64) -> ApiResult<D1PreparedStatement> {
     db.stmt(
         "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
         &[Arg::Text(hash), Arg::Int(now), Arg::Text(id.as_str())],
