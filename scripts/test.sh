@@ -26,7 +26,7 @@ echo "[test] worker entry: exceptions and panics become JSON 500s (node --test)"
 node --test tests/entry/
 
 echo "[test] clippy: host and wasm32 (unwrap/expect/panic/indexing denied outside tests)"
-cargo clippy --quiet --lib --tests -- -D warnings
+cargo clippy --quiet --lib --tests --features integration -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 
 fi
@@ -198,7 +198,7 @@ done
 
 if ! $FUZZ_ONLY; then
   echo "[test] black-box suite (tests/api) against wrangler dev"
-  cargo test --test api -- --test-threads 8
+  cargo test --features integration --test api -- --test-threads 8
 fi
 
 echo "[test] Schemathesis against openapi.json (reports in $OUT_DIR/fuzz)"
