@@ -55,17 +55,15 @@ cleanup() {
     kill -9 -- -"$pid" 2>/dev/null || true
   done
   rm -rf "$RUN_DIR"
-  rm -f .wrangler-queue-test.toml .wrangler-test.toml .wrangler-fuzz-test.toml
+  rm -f .wrangler-test-*.json
 }
 trap cleanup EXIT
 
-# The servers run the build made above from a config without `[build]`: with a custom
-# build, `wrangler dev` re-runs it when its file watcher becomes ready and reloads the
-# worker, which can cut requests of a test already running. (Next to wrangler.toml so
-# its relative paths hold.)
-TEST_CONFIG=".wrangler-test.toml"
-sed -e '/^\[build\]$/,/^$/d' wrangler.toml > "$TEST_CONFIG"
-! grep -q '^\[build\]' "$TEST_CONFIG" || { echo "[test] could not derive $TEST_CONFIG" >&2; exit 1; }
+# The servers run the build made above from configs derived from wrangler.toml without
+# `[build]` (scripts/test-config.mjs says why), written next to it so its relative paths hold.
+rm -f .wrangler-test-*.json
+TEST_CONFIG=".wrangler-test-no-build.json"
+node scripts/test-config.mjs wrangler no-build "$TEST_CONFIG"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -138,10 +136,8 @@ setup_request() {
 
 # fuzz: the Schemathesis target. Limits raised (the rate-limit binding shields too: its
 # requests all come from one client) so that the fuzzer exercises the handlers.
-FUZZ_CONFIG=".wrangler-fuzz-test.toml"
-sed -e 's/^simple = { limit = [0-9]*, period = 60 }$/simple = { limit = 1000000, period = 60 }/' "$TEST_CONFIG" > "$FUZZ_CONFIG"
-[ "$(grep -c '^simple = { limit = 1000000, period = 60 }$' "$FUZZ_CONFIG")" = 2 ] \
-  || { echo "[test] could not raise the rate-limit shields in $FUZZ_CONFIG" >&2; exit 1; }
+FUZZ_CONFIG=".wrangler-test-high-limits.json"
+node scripts/test-config.mjs wrangler high-limits "$FUZZ_CONFIG"
 start_server fuzz -c "$FUZZ_CONFIG" --var RATE_LIMIT_AUTH:1000000 --var RATE_LIMIT_ANON:1000000 \
   --var RATE_LIMIT_USER:1000000
 SERVERS=(fuzz)
@@ -159,12 +155,9 @@ start_server short --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000 \
   --var PASSWORD_RESET_TTL_SECONDS:2
 # nodb: D1 without migrations, so every query fails: storage failures must be clean 503s.
 start_server nodb --skip-migrations
-# queue: the wrangler.toml example for RESET_QUEUE uncommented (a local queue producer).
-# The derived config lives next to wrangler.toml so its relative paths hold.
-QUEUE_CONFIG=".wrangler-queue-test.toml"
-sed -e 's/^# \[\[queues.producers\]\]$/[[queues.producers]]/' -e 's/^# binding = "RESET_QUEUE"$/binding = "RESET_QUEUE"/' \
-    -e 's/^# queue = "secure-api-reset"$/queue = "secure-api-reset"/' "$TEST_CONFIG" > "$QUEUE_CONFIG"
-grep -q '^binding = "RESET_QUEUE"' "$QUEUE_CONFIG" || { echo "[test] RESET_QUEUE example not found in wrangler.toml" >&2; exit 1; }
+# queue: RESET_QUEUE bound (a local queue producer, as README "Password reset delivery").
+QUEUE_CONFIG=".wrangler-test-queue.json"
+node scripts/test-config.mjs wrangler queue "$QUEUE_CONFIG"
 start_server queue -c "$QUEUE_CONFIG"
 # upload: only the oversized-body test uses it (after such uploads the local dev proxy
 # sometimes restarts the worker, which would cut other tests' requests).
