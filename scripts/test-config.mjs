@@ -6,6 +6,12 @@
 //     migrations_dir, assets.directory) and .dev.vars still resolve. Every variant drops
 //     [build]: with a custom build, `wrangler dev` re-runs it when its file watcher becomes
 //     ready and reloads the worker, which can cut requests in flight.
+//
+//   node scripts/test-config.mjs servers
+//     Checks tests/servers.json and prints its servers in order, one line each,
+//     tab-separated: name, config variant, migrations, admin, fuzz (each yes/no), ready
+//     status, ready body, then the extra `wrangler dev` arguments (`--var K:V` pairs, then
+//     flags), one field each.
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,6 +55,43 @@ function deriveWrangler(variant, out) {
   writeFileSync(target, JSON.stringify(config, null, 2) + "\n");
 }
 
+const FIELDS = {
+  name: (v) => typeof v === "string" && /^[a-z][a-z0-9]*$/.test(v),
+  doc: (v) => typeof v === "string" && v.length > 0,
+  config: (v) => Object.hasOwn(VARIANTS, v),
+  migrations: (v) => typeof v === "boolean",
+  admin: (v) => typeof v === "boolean",
+  ready: (v) => Number.isInteger(v?.status) && typeof v?.body === "string" && v.body.length > 0,
+  fuzz: (v) => typeof v === "boolean",
+  vars: (v) => v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string"),
+  flags: (v) => Array.isArray(v) && v.every((x) => typeof x === "string" && x.startsWith("--")),
+};
+
+function servers() {
+  const manifest = JSON.parse(readFileSync(resolve(ROOT, "tests/servers.json"), "utf8"));
+  const names = new Set();
+  for (const s of manifest.servers) {
+    for (const [field, ok] of Object.entries(FIELDS)) {
+      if (!ok(s[field])) fail(`tests/servers.json: server ${JSON.stringify(s.name)}: bad or missing '${field}'`);
+    }
+    const extra = Object.keys(s).filter((k) => !Object.hasOwn(FIELDS, k));
+    if (extra.length) fail(`tests/servers.json: server '${s.name}': unknown field(s) ${extra.join(", ")}`);
+    if (names.has(s.name)) fail(`tests/servers.json: server '${s.name}' listed twice`);
+    names.add(s.name);
+  }
+  const fuzz = manifest.servers.filter((s) => s.fuzz);
+  if (fuzz.length !== 1 || !fuzz[0].admin) fail("tests/servers.json: exactly one fuzz server, with an admin");
+  const yesNo = (b) => (b ? "yes" : "no");
+  for (const s of manifest.servers) {
+    const args = [...Object.entries(s.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]), ...s.flags];
+    const fields = [s.name, s.config, yesNo(s.migrations), yesNo(s.admin), yesNo(s.fuzz), s.ready.status, s.ready.body, ...args]
+      .map(String);
+    if (fields.some((f) => f === "" || /[\t\n]/.test(f))) fail(`tests/servers.json: server '${s.name}': empty value or tab/newline`);
+    console.log(fields.join("\t"));
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === "wrangler" && rest.length === 2) deriveWrangler(...rest);
-else fail("usage: test-config.mjs wrangler VARIANT OUT.json");
+else if (command === "servers" && rest.length === 0) servers();
+else fail("usage: test-config.mjs wrangler VARIANT OUT.json | servers");
