@@ -81,12 +81,13 @@ function servers() {
   }
   const fuzz = manifest.servers.filter((s) => s.fuzz);
   if (fuzz.length !== 1 || !fuzz[0].admin) fail("tests/servers.json: exactly one fuzz server, with an admin");
-  const yesNo = (b) => (b ? "yes" : "no");
   for (const s of manifest.servers) {
     const args = [...Object.entries(s.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]), ...s.flags];
-    const fields = [s.name, s.config, yesNo(s.migrations), yesNo(s.admin), yesNo(s.fuzz), s.ready.status, s.ready.body, ...args]
-      .map(String);
-    if (fields.some((f) => f === "" || /[\t\n]/.test(f))) fail(`tests/servers.json: server '${s.name}': empty value or tab/newline`);
+    const yesNo = [s.migrations, s.admin, s.fuzz].map((b) => (b ? "yes" : "no"));
+    const fields = [s.name, s.config, ...yesNo, s.ready.status, s.ready.body, ...args].map(String);
+    if (fields.some((f) => f === "" || /[\t\n]/.test(f))) {
+      fail(`tests/servers.json: server '${s.name}': an empty value, or a tab or newline`);
+    }
     console.log(fields.join("\t"));
   }
 }
