@@ -19,14 +19,14 @@ cleanup() {
   sleep 1
   for pid in "${PIDS[@]}"; do kill -9 -- -"$pid" 2>/dev/null || true; done
   rm -rf "$RUN_DIR"
-  rm -f .wrangler-bench.toml
+  rm -f .wrangler-bench.json
 }
 trap cleanup EXIT
 
 # Serve the build made above from a config without `[build]` (no file watcher, so no
 # rebuild-and-reload in the middle of a measurement).
-BENCH_CONFIG=".wrangler-bench.toml"
-sed -e '/^\[build\]$/,/^$/d' wrangler.toml > "$BENCH_CONFIG"
+BENCH_CONFIG=".wrangler-bench.json"
+node scripts/test-config.mjs wrangler no-build "$BENCH_CONFIG"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

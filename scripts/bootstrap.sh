@@ -47,9 +47,9 @@ fi
 LOCK_SUM="$(sha256sum package-lock.json | awk '{print $1}')"
 if [ -f node_modules/.bootstrap-lock ] && [ "$(cat node_modules/.bootstrap-lock)" = "$LOCK_SUM" ] \
    && [ -x node_modules/.bin/wrangler ]; then
-  log "node_modules (wrangler, esbuild, binaryen): up to date"
+  log "node_modules (wrangler, esbuild, binaryen, smol-toml): up to date"
 else
-  log "node_modules: npm ci (wrangler, esbuild, binaryen pinned by package-lock.json)"
+  log "node_modules: npm ci (wrangler, esbuild, binaryen, smol-toml pinned by package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$LOCK_SUM" > node_modules/.bootstrap-lock
 fi

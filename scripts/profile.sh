@@ -16,7 +16,7 @@ RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/secure-api-profile.XXXXXX")"
 PID=""
 cleanup() {
   [ -n "$PID" ] && { kill -- -"$PID" 2>/dev/null || true; sleep 1; kill -9 -- -"$PID" 2>/dev/null || true; }
-  rm -rf "$RUN_DIR" .wrangler-profile.toml
+  rm -rf "$RUN_DIR" .wrangler-profile.json
   bash scripts/build.sh >/dev/null
 }
 trap cleanup EXIT
@@ -25,11 +25,10 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 # Without [build] (no watcher), the rate-limit binding shields raised (one client sends all).
-sed -e '/^\[build\]$/,/^$/d' -e 's/^simple = { limit = [0-9]*, period = 60 }$/simple = { limit = 1000000, period = 60 }/' \
-  wrangler.toml > .wrangler-profile.toml
+node scripts/test-config.mjs wrangler high-limits .wrangler-profile.json
 port="$(free_port)"; inspector="$(free_port)"
 npx wrangler d1 migrations apply DB --local --persist-to "$RUN_DIR/state" >/dev/null 2>&1
-WRANGLER_REGISTRY_PATH="$RUN_DIR/registry" setsid npx wrangler dev -c .wrangler-profile.toml --ip 127.0.0.1 \
+WRANGLER_REGISTRY_PATH="$RUN_DIR/registry" setsid npx wrangler dev -c .wrangler-profile.json --ip 127.0.0.1 \
   --port "$port" --inspector-port "$inspector" --persist-to "$RUN_DIR/state" --show-interactive-dev-session=false \
   --log-level error --var RATE_LIMIT_AUTH:1000000 --var RATE_LIMIT_ANON:1000000 --var RATE_LIMIT_USER:1000000 \
   >"$RUN_DIR/dev.log" 2>&1 < /dev/null &

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: host unit tests, clippy (host and wasm32), the release build, then the
-# black-box suite (tests/api) against real `wrangler dev` servers this script starts on free
-# loopback ports, each with a fresh --persist-to directory and applied migrations, and stops
+# black-box suite (tests/api) against real `wrangler dev` servers (tests/servers.json) this
+# script starts on free loopback ports, each with a fresh --persist-to directory, and stops
 # again (by PID) when it exits.
 # `scripts/test.sh --fuzz` (npm run fuzz) runs only the Schemathesis step, on its own server.
 set -euo pipefail
@@ -26,7 +26,7 @@ echo "[test] worker entry: exceptions and panics become JSON 500s (node --test)"
 node --test tests/entry/
 
 echo "[test] clippy: host and wasm32 (unwrap/expect/panic/indexing denied outside tests)"
-cargo clippy --quiet --lib --tests -- -D warnings
+cargo clippy --quiet --lib --tests --features integration -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 
 fi
@@ -55,36 +55,32 @@ cleanup() {
     kill -9 -- -"$pid" 2>/dev/null || true
   done
   rm -rf "$RUN_DIR"
-  rm -f .wrangler-queue-test.toml .wrangler-test.toml .wrangler-fuzz-test.toml
+  rm -f .wrangler-test-*.json
 }
 trap cleanup EXIT
 
-# The servers run the build made above from a config without `[build]`: with a custom
-# build, `wrangler dev` re-runs it when its file watcher becomes ready and reloads the
-# worker, which can cut requests of a test already running. (Next to wrangler.toml so
-# its relative paths hold.)
-TEST_CONFIG=".wrangler-test.toml"
-sed -e '/^\[build\]$/,/^$/d' wrangler.toml > "$TEST_CONFIG"
-! grep -q '^\[build\]' "$TEST_CONFIG" || { echo "[test] could not derive $TEST_CONFIG" >&2; exit 1; }
+# The servers (tests/servers.json, one tab-separated line each: see scripts/test-config.mjs).
+SERVER_LINES="$(node scripts/test-config.mjs servers)"
+# They run the build made above from configs derived from wrangler.toml without `[build]`
+# (scripts/test-config.mjs says why), written next to it so its relative paths hold.
+rm -f .wrangler-test-*.json
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_server NAME [--var K:V ...]: exports SECURE_API_<NAME>_URL and SECURE_API_<NAME>_D1.
+# start_server NAME CONFIG-VARIANT MIGRATIONS(yes|no) [WRANGLER-DEV-ARGS...]: exports
+# SECURE_API_<NAME>_URL, _D1 and _LOG.
 start_server() {
-  local name="$1"; shift
-  local dir="$RUN_DIR/$name" port inspector
+  local name="$1" variant="$2" migrations="$3"; shift 3
+  local dir="$RUN_DIR/$name" port inspector config=".wrangler-test-$variant.json"
   mkdir -p "$dir"
   port="$(free_port)"; inspector="$(free_port)"
-  if [ "${1:-}" = "--skip-migrations" ]; then
-    shift
-  else
+  if [ "$migrations" = yes ]; then
     npx wrangler d1 migrations apply DB --local --persist-to "$dir/state" >"$dir/migrate.log" 2>&1 \
       || { cat "$dir/migrate.log"; exit 1; }
   fi
-  local config="$TEST_CONFIG"
-  if [ "${1:-}" = "-c" ]; then config="$2"; shift 2; fi
+  [ -f "$config" ] || node scripts/test-config.mjs wrangler "$variant" "$config"
   # A dev registry per server: instances sharing one notice each other start and reload
   # their workers, cutting requests in flight.
   WRANGLER_REGISTRY_PATH="$dir/registry" setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
@@ -98,16 +94,17 @@ start_server() {
   echo "[test] server '$name' on 127.0.0.1:$port"
 }
 
-# wait_ready NAME [STATUS BODY-PATTERN]: a server is ready only when /health gives the
-# expected answer (default 200 with {"status":"ok"}; the weak-secret server's is a JSON 500
-# `internal_error`): anything else (a worker still loading, a proxy error) means wait.
+# wait_ready NAME STATUS BODY-SUBSTRING: a server is ready only when /health gives the
+# expected answer (its `ready` in tests/servers.json: 200 with {"status":"ok"}, or for the
+# weak-secret server a JSON 500 `internal_error`): anything else (a worker still loading, a
+# proxy error) means wait.
 wait_ready() {
-  local name="$1" want_status="${2:-200}" want_body="${3:-\"status\":\"ok\"}" upper url body
+  local name="$1" want_status="$2" want_body="$3" upper url body
   upper="$(echo "$name" | tr '[:lower:]' '[:upper:]')"
   url="$(printenv "SECURE_API_${upper}_URL")"
   for _ in $(seq 1 180); do
     body="$(curl -s --max-time 5 -w '\n%{http_code}' "$url/health" 2>/dev/null || true)"
-    if [ "$(tail -n1 <<<"$body")" = "$want_status" ] && grep -q "$want_body" <<<"$body"; then return 0; fi
+    if [ "$(tail -n1 <<<"$body")" = "$want_status" ] && grep -qF -- "$want_body" <<<"$body"; then return 0; fi
     sleep 0.5
   done
   echo "[test] server '$name' did not become ready (last answer: ${body:-none}); its log:" >&2
@@ -136,56 +133,28 @@ setup_request() {
   exit 1
 }
 
-# fuzz: the Schemathesis target. Limits raised (the rate-limit binding shields too: its
-# requests all come from one client) so that the fuzzer exercises the handlers.
-FUZZ_CONFIG=".wrangler-fuzz-test.toml"
-sed -e 's/^simple = { limit = [0-9]*, period = 60 }$/simple = { limit = 1000000, period = 60 }/' "$TEST_CONFIG" > "$FUZZ_CONFIG"
-[ "$(grep -c '^simple = { limit = 1000000, period = 60 }$' "$FUZZ_CONFIG")" = 2 ] \
-  || { echo "[test] could not raise the rate-limit shields in $FUZZ_CONFIG" >&2; exit 1; }
-start_server fuzz -c "$FUZZ_CONFIG" --var RATE_LIMIT_AUTH:1000000 --var RATE_LIMIT_ANON:1000000 \
-  --var RATE_LIMIT_USER:1000000
-SERVERS=(fuzz)
-if ! $FUZZ_ONLY; then
-# main: contract defaults, except the per-IP auth tier is raised so that many test users
-# can register and log in; the throttling tests use their own server.
-start_server main --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
-# weak: a JWT_SECRET shorter than 32 bytes must make every request a 500, never insecure.
-start_server weak --var JWT_SECRET:too-short-secret
-# short: short windows for expiry, grace and lockout tests.
-start_server short --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000 \
-  --var JWT_SECRET_PREVIOUS:previous-signing-key-still-accepted-during-rotation \
-  --var ACCESS_TOKEN_TTL_SECONDS:2 --var REFRESH_REUSE_GRACE_SECONDS:2 \
-  --var LOCKOUT_THRESHOLD:3 --var LOCKOUT_WINDOW_SECONDS:60 --var LOCKOUT_SECONDS:3 \
-  --var PASSWORD_RESET_TTL_SECONDS:2
-# nodb: D1 without migrations, so every query fails: storage failures must be clean 503s.
-start_server nodb --skip-migrations
-# queue: the wrangler.toml example for RESET_QUEUE uncommented (a local queue producer).
-# The derived config lives next to wrangler.toml so its relative paths hold.
-QUEUE_CONFIG=".wrangler-queue-test.toml"
-sed -e 's/^# \[\[queues.producers\]\]$/[[queues.producers]]/' -e 's/^# binding = "RESET_QUEUE"$/binding = "RESET_QUEUE"/' \
-    -e 's/^# queue = "secure-api-reset"$/queue = "secure-api-reset"/' "$TEST_CONFIG" > "$QUEUE_CONFIG"
-grep -q '^binding = "RESET_QUEUE"' "$QUEUE_CONFIG" || { echo "[test] RESET_QUEUE example not found in wrangler.toml" >&2; exit 1; }
-start_server queue -c "$QUEUE_CONFIG"
-# upload: only the oversized-body test uses it (after such uploads the local dev proxy
-# sometimes restarts the worker, which would cut other tests' requests).
-start_server upload
-# tight: small rate limits (hour-long windows, so no window boundary falls inside a test).
-start_server tight --var RATE_LIMIT_AUTH:5 --var RATE_LIMIT_ANON:8 --var RATE_LIMIT_USER:6 \
-  --var RATE_LIMIT_PERIOD_SECONDS:3600
-# aux: the only server tests write to directly (fixtures such as legacy hashes); its tests
-# take turns, so no direct write races the server's own.
-start_server aux --test-scheduled --var RATE_LIMIT_AUTH:100000 --var RATE_LIMIT_ANON:100000
-SERVERS+=(main weak short nodb queue upload tight aux)
-fi
+# `--fuzz`: only the Schemathesis target (FUZZ_SERVER).
+SERVERS=() FUZZ_SERVER=""
+declare -A READY_STATUS READY_BODY ADMIN
+mapfile -t lines <<<"$SERVER_LINES"
+for line in "${lines[@]}"; do
+  IFS=$'\t' read -r -a f <<<"$line"
+  name="${f[0]}"
+  [ "${f[4]}" = yes ] && FUZZ_SERVER="$name"
+  if $FUZZ_ONLY && [ "${f[4]}" != yes ]; then continue; fi
+  ADMIN[$name]="${f[3]}" READY_STATUS[$name]="${f[5]}" READY_BODY[$name]="${f[6]}"
+  start_server "$name" "${f[1]}" "${f[2]}" "${f[@]:7}"
+  SERVERS+=("$name")
+done
 for s in "${SERVERS[@]}"; do
-  if [ "$s" = weak ]; then wait_ready weak 500 '"code":"internal_error"'; else wait_ready "$s"; fi
+  wait_ready "$s" "${READY_STATUS[$s]}" "${READY_BODY[$s]}"
 done
 
 # One admin per server, made the documented way: register through the API, then
 # `npm run admin:promote` against that server's local D1 (before any test traffic).
 export SECURE_API_ADMIN_PASSWORD="Admin-Password-$(node -e 'process.stdout.write(require("crypto").randomBytes(6).toString("hex"))')1"
 for s in "${SERVERS[@]}"; do
-  case "$s" in weak | nodb | queue | upload) continue ;; esac
+  [ "${ADMIN[$s]}" = yes ] || continue
   upper="$(echo "$s" | tr '[:lower:]' '[:upper:]')"
   url="$(printenv "SECURE_API_${upper}_URL")"
   email="admin-$s@example.com"
@@ -198,8 +167,10 @@ done
 
 if ! $FUZZ_ONLY; then
   echo "[test] black-box suite (tests/api) against wrangler dev"
-  cargo test --test api -- --test-threads 8
+  cargo test --features integration --test api -- --test-threads 8
 fi
 
 echo "[test] Schemathesis against openapi.json (reports in $OUT_DIR/fuzz)"
-bash scripts/fuzz.sh "$SECURE_API_FUZZ_URL" "$SECURE_API_FUZZ_ADMIN" "$SECURE_API_ADMIN_PASSWORD" "$OUT_DIR/fuzz"
+upper="$(echo "$FUZZ_SERVER" | tr '[:lower:]' '[:upper:]')"
+bash scripts/fuzz.sh "$(printenv "SECURE_API_${upper}_URL")" "$(printenv "SECURE_API_${upper}_ADMIN")" \
+  "$SECURE_API_ADMIN_PASSWORD" "$OUT_DIR/fuzz"

@@ -11,13 +11,25 @@ pub struct Server {
     name: String,
 }
 
+/// The servers scripts/test.sh starts: names, settings and what each is for.
+const SERVERS_MANIFEST: &str = include_str!("../servers.json");
+
+fn manifest_servers() -> Vec<Value> {
+    let manifest: Value = serde_json::from_str(SERVERS_MANIFEST).expect("tests/servers.json is JSON");
+    manifest["servers"].as_array().expect("tests/servers.json: servers").clone()
+}
+
+/// Server `name` of tests/servers.json.
 fn server(name: &str) -> Server {
+    assert!(manifest_servers().iter().any(|s| s["name"] == name), "server '{name}' is not in tests/servers.json");
     let upper = name.to_uppercase();
     let url = std::env::var(format!("SECURE_API_{upper}_URL"))
         .unwrap_or_else(|_| panic!("SECURE_API_{upper}_URL is not set: run the suite with `npm test`"));
     let d1_dir = PathBuf::from(std::env::var(format!("SECURE_API_{upper}_D1")).unwrap());
     Server { url, d1_dir, exclusive: false, name: upper }
 }
+
+// One accessor per server of the suite (settings in tests/servers.json).
 
 /// Only for oversized uploads (see foundation::bodies_over_64_kib_are_413...).
 pub fn upload() -> Server {
@@ -86,8 +98,25 @@ pub fn unique_email(tag: &str) -> String {
 
 pub const PASSWORD: &str = "Correct-Horse-9";
 
-/// The `JWT_SECRET_PREVIOUS` of the `short` server (scripts/test.sh).
+/// The `JWT_SECRET_PREVIOUS` of the `short` server (tests/servers.json).
 pub const PREVIOUS_SECRET: &str = "previous-signing-key-still-accepted-during-rotation";
+
+/// Every server this file asks for is in tests/servers.json and every server there but the
+/// fuzz target has an accessor here; PREVIOUS_SECRET is the `short` server's. (No server needed.)
+#[test]
+fn accessors_match_the_server_manifest() {
+    let asked: std::collections::BTreeSet<&str> = include_str!("helpers.rs")
+        .split("server(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(name, _)| name))
+        .collect();
+    let servers = manifest_servers();
+    let listed: std::collections::BTreeSet<&str> =
+        servers.iter().filter(|s| s["fuzz"] == false).filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(asked, listed, "accessors in helpers.rs vs. servers in tests/servers.json");
+    let short = servers.iter().find(|s| s["name"] == "short").expect("short server");
+    assert_eq!(short["vars"]["JWT_SECRET_PREVIOUS"], PREVIOUS_SECRET);
+}
 
 #[derive(Debug)]
 pub struct Resp {

@@ -3,6 +3,9 @@
 import { register } from "node:module";
 import { test } from "node:test";
 import assert from "node:assert/strict";
+// The headers both the wrapper and the Rust worker send (their values are checked against the
+// contract in src/web/headers.rs).
+import SECURITY_HEADERS from "../../src/web/security-headers.json" with { type: "json" };
 
 register("./hooks.mjs", import.meta.url);
 const { default: Entry } = await import("../../js/entry.mjs");
@@ -19,17 +22,8 @@ for (const mode of ["panic", "throw"]) {
     assert.match(body.requestId, /^[0-9a-f-]{36}$/);
     assert.equal(res.headers.get("X-Request-Id"), body.requestId);
     assert.match(res.headers.get("Content-Type"), /^application\/json/);
-    for (const [name, value] of [
-      ["Strict-Transport-Security", "max-age=63072000; includeSubDomains"],
-      ["Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"],
-      ["X-Frame-Options", "DENY"],
-      ["X-Content-Type-Options", "nosniff"],
-      ["Referrer-Policy", "no-referrer"],
-      ["Cross-Origin-Opener-Policy", "same-origin"],
-      ["Cross-Origin-Resource-Policy", "same-origin"],
-      ["X-XSS-Protection", "0"],
-      ["Cache-Control", "no-store"],
-    ]) {
+    assert.ok(SECURITY_HEADERS.length > 0);
+    for (const [name, value] of SECURITY_HEADERS) {
       assert.equal(res.headers.get(name), value, name);
     }
     assert.ok(!JSON.stringify(body).includes("D1_ERROR"));
