@@ -1,11 +1,15 @@
 //! Wire input → checked domain types.
 //!
-//! Each request body has a wire struct that mirrors its JSON (camelCase, every field a
-//! [`Field`], so that a wrong type is recorded instead of failing the whole parse), and a
+//! Each request body has a wire struct that mirrors its JSON (camelCase names, every field
+//! a [`Field`], so that a wrong type is recorded instead of failing the whole parse), and a
 //! `TryFrom<wire>` into the domain input that collects every field error for the
 //! `details` array and only succeeds once all fields are valid. Unknown fields are
-//! ignored, as the contract's clients (the seed API's) may send extra ones. The body is
-//! parsed straight from the request bytes into the wire struct: no JSON tree.
+//! ignored, as the contract's clients (the seed API's) may send extra ones.
+//!
+//! The body is parsed once by one serde visitor into a flat [`Object`] of (name, [`Raw`])
+//! pairs: no JSON tree, and one deserializer for every body instead of one derived per
+//! wire struct (each derive costs wasm size on every cold start). [`wire!`] declares the
+//! structs and fills them from the object.
 
 use crate::authz::PermissionSet;
 use crate::config::Secret;
@@ -14,7 +18,7 @@ use crate::domain::password::{NewPassword, PresentedPassword};
 use crate::domain::post::{PostBody, PostTitle};
 use crate::domain::role::{Permission, Role};
 use crate::error::{ApiError, FieldError};
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 /// One body field as sent: absent (or `null`), a value of the expected type, or a value
@@ -27,19 +31,113 @@ pub enum Field<T> {
     WrongType,
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+/// A JSON value as a body field sees it: one non-generic deserializer for every field type,
+/// so that a field of the wrong type is recorded rather than failing the parse (and no
+/// buffering of the input is needed to try several types).
+pub enum Raw {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Strings(Vec<String>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Raw {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw<T> {
-            Value(T),
-            Other(IgnoredAny),
+        struct RawVisitor;
+        impl<'de> serde::de::Visitor<'de> for RawVisitor {
+            type Value = Raw;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Raw, E> {
+                Ok(Raw::Null)
+            }
+            fn visit_none<E>(self) -> Result<Raw, E> {
+                Ok(Raw::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+                Raw::deserialize(d)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+                Ok(Raw::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+                Ok(Raw::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+                Ok(i64::try_from(v).map_or(Raw::Other, Raw::Int))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Raw, E> {
+                Ok(Raw::Other)
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+                Ok(Raw::Str(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+                Ok(Raw::Str(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+                let mut strings = Some(Vec::new());
+                while let Some(item) = seq.next_element::<Raw>()? {
+                    match (item, strings.as_mut()) {
+                        (Raw::Str(s), Some(list)) => list.push(s),
+                        _ => strings = None,
+                    }
+                }
+                Ok(strings.map_or(Raw::Other, Raw::Strings))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Raw::Other)
+            }
         }
-        Ok(match Option::<Raw<T>>::deserialize(d)? {
-            None => Field::Absent,
-            Some(Raw::Value(v)) => Field::Value(v),
-            Some(Raw::Other(_)) => Field::WrongType,
-        })
+        d.deserialize_any(RawVisitor)
+    }
+}
+
+/// The field types a body can have.
+pub trait FromRaw: Sized {
+    fn from_raw(raw: Raw) -> Option<Self>;
+}
+
+impl FromRaw for String {
+    fn from_raw(raw: Raw) -> Option<Self> {
+        if let Raw::Str(s) = raw {
+            Some(s)
+        } else {
+            None
+        }
+    }
+}
+
+impl FromRaw for bool {
+    fn from_raw(raw: Raw) -> Option<Self> {
+        if let Raw::Bool(b) = raw {
+            Some(b)
+        } else {
+            None
+        }
+    }
+}
+
+impl FromRaw for i64 {
+    fn from_raw(raw: Raw) -> Option<Self> {
+        if let Raw::Int(n) = raw {
+            Some(n)
+        } else {
+            None
+        }
+    }
+}
+
+impl FromRaw for Vec<String> {
+    fn from_raw(raw: Raw) -> Option<Self> {
+        match raw {
+            Raw::Strings(v) => Some(v),
+            _ => None,
+        }
     }
 }
 
@@ -50,32 +148,79 @@ impl<T> Field<T> {
     }
 }
 
+/// A JSON object body: its fields in order.
+pub struct Object(Vec<(String, Raw)>);
+
+impl<'de> Deserialize<'de> for Object {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
+            type Value = Object;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Raw>()? {
+                    fields.push(entry);
+                }
+                Ok(Object(fields))
+            }
+        }
+        d.deserialize_map(ObjectVisitor)
+    }
+}
+
+impl Object {
+    /// The field `name` (a field sent twice: the last one, as JSON parsers commonly do).
+    pub fn take<T: FromRaw>(&mut self, name: &str) -> Field<T> {
+        match self.0.iter().rposition(|(k, _)| k == name) {
+            None => Field::Absent,
+            Some(i) => match self.0.swap_remove(i).1 {
+                Raw::Null => Field::Absent,
+                raw => T::from_raw(raw).map_or(Field::WrongType, Field::Value),
+            },
+        }
+    }
+}
+
+/// Declares a wire struct: its fields, their types and their JSON names.
+macro_rules! wire {
+    ($(#[$doc:meta])* pub struct $name:ident { $($field:ident: $ty:ty = $json:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Default)]
+        pub struct $name {
+            $(pub $field: Field<$ty>,)*
+        }
+
+        impl From<Object> for $name {
+            #[allow(unused_mut, unused_variables)]
+            fn from(mut o: Object) -> Self {
+                $name { $($field: o.take($json),)* }
+            }
+        }
+    };
+}
+
 /// Parses a request body into its wire struct: no body reads as `{}`; malformed JSON is
 /// 400 `invalid_json` (the pipeline already checked the syntax of every write's body);
 /// JSON that is not an object is 400 `validation_failed` on `body`.
-pub fn wire<W: DeserializeOwned + Default>(body: Option<&[u8]>) -> Result<W, ApiError> {
+pub fn wire<W: From<Object> + Default>(body: Option<&[u8]>) -> Result<W, ApiError> {
     let Some(bytes) = body else {
         return Ok(W::default());
     };
     let invalid_json = || ApiError::new(crate::error::ErrorCode::InvalidJson);
-    // Checked first: serde would also read a JSON array into a struct, field by position.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         serde_json::from_slice::<IgnoredAny>(bytes).map_err(|_| invalid_json())?;
         return Err(ApiError::validation(vec![FieldError::new("body", "must be a JSON object")]));
     }
-    serde_json::from_slice::<W>(bytes).map_err(|e| {
-        if e.is_data() {
-            ApiError::validation(vec![FieldError::new("body", "must not repeat a field")])
-        } else {
-            invalid_json()
-        }
-    })
+    serde_json::from_slice::<Object>(bytes).map(W::from).map_err(|_| invalid_json())
 }
 
 /// Parses a body straight into the domain input `D` (through its wire struct `W`).
 pub fn read<W, D>(body: Option<&[u8]>) -> Result<D, ApiError>
 where
-    W: DeserializeOwned + Default,
+    W: From<Object> + Default,
     D: TryFrom<W, Error = ApiError>,
 {
     D::try_from(wire::<W>(body)?)
@@ -190,12 +335,12 @@ fn presented(c: &mut Check, name: &str, f: Field<String>) -> Option<PresentedPas
     c.parsed(name, raw, |s| PresentedPassword::parse(s).map_err(|m| [m]))
 }
 
-/// `POST /register` `{email, password}`.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct RegisterBody {
-    pub email: Field<String>,
-    pub password: Field<String>,
+wire! {
+    /// `POST /register` `{email, password}`.
+    pub struct RegisterBody {
+        email: String = "email",
+        password: String = "password",
+    }
 }
 
 pub struct Registration {
@@ -213,12 +358,12 @@ impl TryFrom<RegisterBody> for Registration {
     }
 }
 
-/// `POST /login` `{email, password}`.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct LoginBody {
-    pub email: Field<String>,
-    pub password: Field<String>,
+wire! {
+    /// `POST /login` `{email, password}`.
+    pub struct LoginBody {
+        email: String = "email",
+        password: String = "password",
+    }
 }
 
 #[derive(Debug)]
@@ -237,11 +382,11 @@ impl TryFrom<LoginBody> for Credentials {
     }
 }
 
-/// `POST /refresh` `{refreshToken?}` (without it, the refresh cookie is used).
-#[derive(Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct RefreshBody {
-    pub refresh_token: Field<String>,
+wire! {
+    /// `POST /refresh` `{refreshToken?}` (without it, the refresh cookie is used).
+    pub struct RefreshBody {
+        refresh_token: String = "refreshToken",
+    }
 }
 
 pub struct RefreshInput {
@@ -257,11 +402,11 @@ impl TryFrom<RefreshBody> for RefreshInput {
     }
 }
 
-/// `POST /logout` `{all?}`.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct LogoutBody {
-    pub all: Field<bool>,
+wire! {
+    /// `POST /logout` `{all?}`.
+    pub struct LogoutBody {
+        all: bool = "all",
+    }
 }
 
 pub struct LogoutInput {
@@ -278,13 +423,13 @@ impl TryFrom<LogoutBody> for LogoutInput {
     }
 }
 
-/// `PUT /password` `{currentPassword, newPassword, keepApiKeys?}`.
-#[derive(Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct PasswordChangeBody {
-    pub current_password: Field<String>,
-    pub new_password: Field<String>,
-    pub keep_api_keys: Field<bool>,
+wire! {
+    /// `PUT /password` `{currentPassword, newPassword, keepApiKeys?}`.
+    pub struct PasswordChangeBody {
+        current_password: String = "currentPassword",
+        new_password: String = "newPassword",
+        keep_api_keys: bool = "keepApiKeys",
+    }
 }
 
 #[derive(Debug)]
@@ -306,11 +451,11 @@ impl TryFrom<PasswordChangeBody> for PasswordChange {
     }
 }
 
-/// `POST /password-reset/request` `{email}`.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct ResetRequestBody {
-    pub email: Field<String>,
+wire! {
+    /// `POST /password-reset/request` `{email}`.
+    pub struct ResetRequestBody {
+        email: String = "email",
+    }
 }
 
 pub struct ResetRequest {
@@ -326,12 +471,12 @@ impl TryFrom<ResetRequestBody> for ResetRequest {
     }
 }
 
-/// `POST /password-reset/confirm` `{token, newPassword}`.
-#[derive(Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct ResetConfirmBody {
-    pub token: Field<String>,
-    pub new_password: Field<String>,
+wire! {
+    /// `POST /password-reset/confirm` `{token, newPassword}`.
+    pub struct ResetConfirmBody {
+        token: String = "token",
+        new_password: String = "newPassword",
+    }
 }
 
 pub struct ResetConfirm {
@@ -349,13 +494,13 @@ impl TryFrom<ResetConfirmBody> for ResetConfirm {
     }
 }
 
-/// `POST /api/posts` `{title, body, published?}` and `PUT /api/posts/:id` (any of them).
-#[derive(Default, Deserialize)]
-#[serde(default)]
-pub struct PostBodyWire {
-    pub title: Field<String>,
-    pub body: Field<String>,
-    pub published: Field<bool>,
+wire! {
+    /// `POST /api/posts` `{title, body, published?}` and `PUT /api/posts/:id` (any of them).
+    pub struct PostBodyWire {
+        title: String = "title",
+        body: String = "body",
+        published: bool = "published",
+    }
 }
 
 /// A new post.
@@ -423,14 +568,14 @@ impl TryFrom<PostBodyWire> for PostPatch {
     }
 }
 
-/// `POST /api/api-keys` `{name, scopes?, expiresInDays?, rateLimit?}`.
-#[derive(Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct NewApiKeyBody {
-    pub name: Field<String>,
-    pub scopes: Field<Vec<String>>,
-    pub expires_in_days: Field<i64>,
-    pub rate_limit: Field<i64>,
+wire! {
+    /// `POST /api/api-keys` `{name, scopes?, expiresInDays?, rateLimit?}`.
+    pub struct NewApiKeyBody {
+        name: String = "name",
+        scopes: Vec<String> = "scopes",
+        expires_in_days: i64 = "expiresInDays",
+        rate_limit: i64 = "rateLimit",
+    }
 }
 
 /// `POST /api/api-keys` input.
@@ -508,12 +653,12 @@ impl TryFrom<NewApiKeyBody> for NewApiKey {
     }
 }
 
-/// `PATCH /api/admin/users/:id` `{role?, isActive?}` (at least one).
-#[derive(Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct UserPatchBody {
-    pub role: Field<String>,
-    pub is_active: Field<bool>,
+wire! {
+    /// `PATCH /api/admin/users/:id` `{role?, isActive?}` (at least one).
+    pub struct UserPatchBody {
+        role: String = "role",
+        is_active: bool = "isActive",
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -611,7 +756,7 @@ mod tests {
         e.details.into_iter().map(|d| d.field).collect()
     }
 
-    fn body<W: DeserializeOwned + Default, D: TryFrom<W, Error = ApiError>>(json: &str) -> Result<D, ApiError> {
+    fn body<W: From<Object> + Default, D: TryFrom<W, Error = ApiError>>(json: &str) -> Result<D, ApiError> {
         read::<W, D>(Some(json.as_bytes()))
     }
 
@@ -633,14 +778,14 @@ mod tests {
     }
 
     #[test]
-    fn bodies_that_are_not_objects_or_repeat_fields_are_validation_errors() {
+    fn bodies_that_are_not_objects_are_validation_errors() {
         for bad in ["[1]", "\"x\"", "3", "true", "null"] {
             let e = body::<LogoutBody, LogoutInput>(bad).err().unwrap();
             assert_eq!(e.code, crate::error::ErrorCode::ValidationFailed, "{bad}");
             assert_eq!(e.details[0].message, "must be a JSON object", "{bad}");
         }
-        let e = body::<LogoutBody, LogoutInput>(r#"{"all": true, "all": false}"#).err().unwrap();
-        assert_eq!(fields_of(e), vec!["body"]);
+        let last = body::<LogoutBody, LogoutInput>(r#"{"all": 1, "all": true}"#).unwrap();
+        assert!(last.all, "a repeated field: the last one counts");
         let e = body::<LogoutBody, LogoutInput>("{").err().unwrap();
         assert_eq!(e.code, crate::error::ErrorCode::InvalidJson);
     }
