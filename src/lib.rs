@@ -19,6 +19,8 @@ pub mod decide;
 pub mod domain;
 pub mod dto;
 pub mod error;
+pub mod gate;
+pub mod liveness;
 pub mod maintenance;
 pub mod throttle;
 pub mod time;

@@ -20,6 +20,7 @@ pub struct Account {
     pub role: Role,
     pub is_active: bool,
     pub password_hash: String,
+    pub created_at: i64,
 }
 
 /// 429 `account_locked` with `Retry-After`.
@@ -112,6 +113,7 @@ mod tests {
             role: Role::User,
             is_active: active,
             password_hash: "pbkdf2$...".into(),
+            created_at: T0,
         }
     }
 

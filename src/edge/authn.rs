@@ -2,20 +2,23 @@
 //! `__Host-access` cookie. Presented credentials are never ignored: a bad one is 401
 //! even where anonymous access would be allowed.
 //!
-//! Cost of an authenticated request: the JWT is checked in pure Rust (HMAC-SHA256, a few
-//! µs), then ONE D1 round trip reads the user and the session (refresh family) named by
-//! the `sid` claim and counts the request in the user's bucket. That read makes
-//! revocation immediate (logout, password change or reset, admin disable / role change
-//! revoke the family) and supplies the current role. The role → permissions map is
-//! cached per isolate for [`ROLE_CACHE_SECS`].
+//! Cost of an access-token request: the JWT is checked in pure Rust (HMAC-SHA256, a few
+//! µs), then ONE call to the user's Durable Object answers whether the session (`sid`) is
+//! live and counts the request in the user's window: no D1 read or write. The object is
+//! the strongly consistent authority for liveness (logout, logout-all, password change or
+//! reset, an admin's role change or disable end sessions there first), so revocation takes
+//! effect on the very next request in every location. An API-key request reads the key and
+//! its owner from D1 and counts in the key's object. The role → permissions map is cached
+//! per isolate for [`ROLE_CACHE_SECS`].
 
 use super::ctx::RequestCtx;
-use super::repo::{api_keys, roles, sessions};
+use super::repo::{api_keys, gates, roles, sessions};
 use super::throttle::{self, Hit};
 use crate::authz::{PermissionSet, Principal};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::role::{Permission, Role};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::gate::{names, SessionAnswer, SessionState};
 use crate::throttle::rate_limit::Tier;
 use crate::token::{api_key, jwt};
 use crate::web::{cookies, csrf};
@@ -168,26 +171,41 @@ async fn session_from_jwt(ctx: &RequestCtx<'_>, token: &str, via: Via) -> ApiRes
             jwt::JwtError::Expired => ApiError::new(ErrorCode::TokenExpired).with_message("Access token expired"),
             other => unauthorized("Invalid access token").with_cause(format!("jwt: {other:?}")),
         })?;
+    // A role change ends every session of the user, so a live session's token names the
+    // user's current role.
+    let role = Role::parse(&claims.role).ok_or_else(|| unauthorized("Invalid access token"))?;
+    let window = throttle::window(ctx);
+    let mut answer = gates::session(ctx.env, &claims.sub, &claims.sid, ctx.now, window).await?;
+    if answer.state == SessionState::Unknown {
+        answer = adopt(ctx, &claims.sub, &claims.sid, answer.seq.unwrap_or_default(), window).await?;
+    }
+    let (Some(created_at), Some(count)) = (answer.user_created_at, answer.count) else {
+        return Err(unauthorized("Session has ended"));
+    };
+    let perms = role_permissions(ctx, role).await?;
     let bucket = format!("user:{}", claims.sub);
-    let (row, count) =
-        sessions::load_and_count(&ctx.db, &claims.sid, &claims.sub, &bucket, throttle::window(ctx)).await?;
-    let row = row.ok_or_else(|| unauthorized("Session not found"))?;
+    Ok(Caller {
+        principal: Principal { user_id: UserId::new(claims.sub), role, role_permissions: perms, key_scopes: None },
+        email: claims.email,
+        created_at,
+        via,
+        sid: Some(SessionId::new(claims.sid)),
+        hit: Some(Hit { tier: Tier::User, bucket, count, limit: ctx.settings.rate_limit_user }),
+    })
+}
+
+/// A session the user's object does not know (opened before it kept the book): looked up
+/// in D1 once and, if live there, adopted by the object.
+async fn adopt(ctx: &RequestCtx<'_>, uid: &str, sid: &str, seq: i64, window: i64) -> ApiResult<SessionAnswer> {
+    let row = sessions::load(&ctx.db, sid, uid).await?.ok_or_else(|| unauthorized("Session not found"))?;
     if row.revoked_at.is_some() || row.expires_at <= ctx.now {
         return Err(unauthorized("Session has ended"));
     }
     if !row.is_active {
         return Err(ApiError::new(ErrorCode::AccountDisabled));
     }
-    let perms = role_permissions(ctx, row.role).await?;
-    let user_id = UserId::new(claims.sub);
-    Ok(Caller {
-        principal: Principal { user_id, role: row.role, role_permissions: perms, key_scopes: None },
-        email: row.email,
-        created_at: row.created_at,
-        via,
-        sid: Some(SessionId::new(claims.sid)),
-        hit: count.map(|count| Hit { tier: Tier::User, bucket, count, limit: ctx.settings.rate_limit_user }),
-    })
+    let adoption = gates::Adoption { sid, seq, expires_at: row.expires_at, user_created_at: row.created_at };
+    gates::adopt(ctx.env, uid, &adoption, ctx.now, window).await
 }
 
 async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
@@ -195,9 +213,7 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
         return Err(unauthorized("Invalid API key"));
     }
     let hash = api_key::hash_key(key);
-    let bucket = format!("key:{hash}");
-    let (row, count) = api_keys::load_and_count(&ctx.db, &hash, &bucket, throttle::window(ctx), ctx.now).await?;
-    let row = row.ok_or_else(|| unauthorized("Invalid API key"))?;
+    let row = api_keys::load(&ctx.db, &hash).await?.ok_or_else(|| unauthorized("Invalid API key"))?;
     if row.revoked_at.is_some() {
         return Err(unauthorized("API key has been revoked"));
     }
@@ -207,6 +223,8 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
     if !row.is_active {
         return Err(ApiError::new(ErrorCode::AccountDisabled));
     }
+    let bucket = format!("key:{hash}");
+    let count = gates::count(ctx.env, &names::api_key(&hash), throttle::window(ctx), &[""]).await?;
     let perms = role_permissions(ctx, row.role).await?;
     let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
     let scopes: PermissionSet = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
@@ -233,6 +251,6 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
         created_at: row.created_at,
         via: Via::ApiKey,
         sid: None,
-        hit: count.map(|count| Hit { tier: Tier::ApiKey, bucket, count, limit }),
+        hit: count.first().map(|count| Hit { tier: Tier::ApiKey, bucket, count: *count, limit }),
     })
 }

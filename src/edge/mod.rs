@@ -9,6 +9,7 @@ mod authn;
 mod credentials;
 mod ctx;
 mod dispatch;
+mod gate;
 mod handlers;
 mod pipeline;
 mod platform;

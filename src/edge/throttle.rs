@@ -2,23 +2,25 @@
 //! hit, and the Workers rate-limit binding as a flood shield.
 //!
 //! Each request counts once, in the tier of the principal it authenticated as (see
-//! `throttle::rate_limit::Tier` and `web::routes::Policy`). Counting is exact: a
-//! fixed-window counter row in D1 (`repo::counters`); for token and key callers the
-//! increment rides in the authentication batch (no extra round trip, see `edge::authn`);
-//! IP tiers pay one round trip. Before the IP counters, the `AUTH_LIMITER` /
-//! `ANON_LIMITER` bindings (per location, approximate, no storage) shed floods at 10x the
-//! default limits so that a flood never reaches D1.
+//! `throttle::rate_limit::Tier` and `web::routes::Policy`). Counting is exact and never
+//! touches D1: a fixed-window counter in the Durable Object of the bucket (one object per
+//! user, per API key, per client IP per tier; `repo::gates`). For access-token callers the
+//! count rides in the session check (one call, see `edge::authn`). Before the IP counters,
+//! the `AUTH_LIMITER` / `ANON_LIMITER` bindings (per location, approximate, no storage)
+//! shed floods at 10x the default limits so that a flood never reaches the objects.
 //!
-//! Failure policy: if the D1 counter fails, the auth tier fails closed (503: brute-force
+//! Failure policy: if the counter object fails, the auth tier fails closed (503: brute-force
 //! protection must not silently disappear); the anonymous tier falls back to an
 //! approximate counter in KV (`RATE_LIMIT_KV`: no atomic increment, eventually
 //! consistent) and, if KV fails too, fails open. Every such failure is logged. A missing
-//! or failing binding fails open (the D1 counter still applies).
+//! or failing binding fails open (the exact counter still applies). User and key tiers
+//! fail closed with the object (it is also the session authority).
 
 use super::ctx::RequestCtx;
-use super::repo::counters;
+use super::repo::gates;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::gate::names;
 use crate::throttle::rate_limit::{self, Tier};
 
 /// `X-RateLimit-*` headers for the answer.
@@ -91,14 +93,15 @@ pub async fn ip_tier(ctx: &RequestCtx<'_>, tier: Tier) -> ApiResult<LimitHeaders
             return auth_tier_ipv6(ctx, bucket, format!("auth48:{wide}"), limit).await;
         }
     }
-    match counters::count(&ctx.db, &bucket, window(ctx)).await {
+    let counted = gates::count(ctx.env, &names::ip(tier.as_str(), &ip_bucket), window(ctx), &[""]).await;
+    match counted.map(|c| c.first().copied()) {
         Ok(Some(count)) => apply(ctx, &Hit { tier, bucket, count, limit }),
         Ok(None) | Err(_) if tier == Tier::Auth => {
             Err(ApiError::unavailable("rate-limit counter unavailable (auth tier fails closed)"))
         }
         Ok(None) => Ok(Vec::new()),
         Err(e) => {
-            log_limiter_failure(ctx, "d1 counter", e.cause.as_deref().unwrap_or_default());
+            log_limiter_failure(ctx, "counter object", e.cause.as_deref().unwrap_or_default());
             match kv_count(ctx, &bucket).await {
                 Ok(count) => apply(ctx, &Hit { tier, bucket, count, limit }),
                 Err(cause) => {
@@ -111,12 +114,18 @@ pub async fn ip_tier(ctx: &RequestCtx<'_>, tier: Tier) -> ApiResult<LimitHeaders
 }
 
 /// The auth tier of an IPv6 client: its /64 bucket and, at `IPV6_48_FACTOR` times the
-/// limit, its /48 bucket, counted in one batch (fails closed like every auth counter).
+/// limit, its /48 bucket, counted together by the /48's object (fails closed like every
+/// auth counter).
 async fn auth_tier_ipv6(ctx: &RequestCtx<'_>, narrow: String, wide: String, limit: u32) -> ApiResult<LimitHeaders> {
-    let (n, w) = counters::count_pair(&ctx.db, &narrow, &wide, window(ctx)).await.map_err(|e| {
+    let name = names::ip("auth48", wide.trim_start_matches("auth48:"));
+    let counts = gates::count(ctx.env, &name, window(ctx), &[narrow.as_str(), ""]).await.map_err(|e| {
         let cause = e.cause.unwrap_or_default();
         ApiError::unavailable(format!("rate-limit counter unavailable (auth tier fails closed): {cause}"))
     })?;
+    let (n, w) = match counts.as_slice() {
+        [n, w] => (*n, *w),
+        _ => return Err(ApiError::unavailable("rate-limit counter answered the wrong counts")),
+    };
     let narrow = Hit { tier: Tier::Auth, bucket: narrow, count: n, limit };
     let wide =
         Hit { tier: Tier::Auth, bucket: wide, count: w, limit: limit.saturating_mul(rate_limit::IPV6_48_FACTOR) };

@@ -5,7 +5,7 @@
 //! login for `LOCKOUT_SECONDS` (default 900). The failure that reaches the threshold is
 //! still answered 401 `invalid_credentials`; every login after it is 429
 //! `account_locked` with `Retry-After`, even with the right password. A successful
-//! login resets the count (the caller deletes the row). Unknown emails are keyed the
+//! login resets the count (the caller clears the state). Unknown emails are keyed the
 //! same way, so lockout reveals nothing about which accounts exist.
 //!
 //! The window is fixed: it starts at the first failure and restarts at the first
@@ -13,9 +13,9 @@
 //!
 //! Caller's flow for `POST /login` (and `PUT /password`, whose wrong current password
 //! feeds the same lockout): `check` first (locked → 429, no password work); on a wrong
-//! password, apply `record_failure` *in storage, atomically* (one conditional
-//! `UPSERT … RETURNING` whose SQL, `src/edge/repo/sql/record_failure.sql`, mirrors this
-//! function and is host-tested against it), then `classify` the returned
+//! password, apply `record_failure` *in storage, atomically* (the account's Durable
+//! Object runs this very function, one request at a time: `edge::gate`), then `classify`
+//! the returned
 //! state: the failure that reached the threshold audits `auth.account_locked` and still
 //! answers 401; a failure that found the account already locked (a concurrent request
 //! locked it while this one was verifying its password) answers 429 `account_locked`.
@@ -237,48 +237,6 @@ mod tests {
         // ...but one second earlier it would lock.
         let tenth = record_failure(Some(&nine), &p, T0 + 899);
         assert!(tenth.locked_until.is_some());
-    }
-
-    /// The D1 statement (`edge::repo::lockouts::record_failure`) and the pure function
-    /// agree on every step of many sequences.
-    #[test]
-    fn the_atomic_sql_mirrors_record_failure() {
-        let db = rusqlite::Connection::open_in_memory().unwrap();
-        db.execute_batch(
-            "CREATE TABLE login_lockouts (account_key TEXT PRIMARY KEY, failures INTEGER NOT NULL, \
-             window_start INTEGER NOT NULL, locked_until INTEGER, updated_at INTEGER NOT NULL)",
-        )
-        .unwrap();
-        let policies = [
-            LockoutPolicy::default(),
-            LockoutPolicy { threshold: 3, window_secs: 60, lock_secs: 3 },
-            LockoutPolicy { threshold: 1, window_secs: 10, lock_secs: 5 },
-        ];
-        let steps = [0, 0, 1, 0, 2, 3, 7, 0, 0, 1, 50, 0, 899, 1, 900, 0, 4, 0, 0, 61, 2, 3, 0, 1000, 0, 0, 0];
-        for (i, p) in policies.iter().enumerate() {
-            let key = format!("k{i}");
-            let mut pure: Option<LockoutState> = None;
-            let mut now = T0;
-            for step in steps.iter().cycle().take(200) {
-                now += step;
-                let expected = record_failure(pure.as_ref(), p, now);
-                let got = db
-                    .query_row(
-                        include_str!("../edge/repo/sql/record_failure.sql"),
-                        rusqlite::params![key, now, p.window_secs, p.threshold.max(1), p.lock_secs.max(1)],
-                        |r| {
-                            Ok(LockoutState {
-                                failures: r.get::<_, u32>(0)?,
-                                window_start: r.get(1)?,
-                                locked_until: r.get(2)?,
-                            })
-                        },
-                    )
-                    .unwrap();
-                assert_eq!(got, expected, "policy {p:?} at {now}");
-                pure = Some(expected);
-            }
-        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::edge::credentials::{self as cred, hash_password, verify_password};
 use crate::edge::ctx::RequestCtx;
 use crate::edge::platform;
 use crate::edge::reply::Reply;
-use crate::edge::repo::{lockouts, sessions, users};
+use crate::edge::repo::{gates, sessions, users};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::throttle::lockout::account_key;
 use serde_json::json;
@@ -36,10 +36,10 @@ pub async fn register(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
 /// `POST /login`.
 pub async fn login(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     let creds: Credentials = dto::read::<LoginBody, _>(ctx.body())?;
-    let email = creds.email.as_str();
-    let key = account_key(email);
-    let (account, lock) = users::for_login(&ctx.db, &creds.email, &key).await?;
+    let (email, key) = (creds.email.as_str(), account_key(creds.email.as_str()));
+    let lock = gates::lockout(ctx.env, &key).await?;
     login::gate(lock.as_ref(), ctx.now, email, AuditAction::AuthLoginFailed)?;
+    let account = users::for_login(&ctx.db, &creds.email).await?;
     let stored = account.as_ref().map(|a| a.password_hash.as_str());
     let (readable, matches) = verify_password(ctx, creds.password.expose(), stored).await?;
     let rehash = stored.is_some_and(|h| cred::needs_rehash(ctx, h));
@@ -48,7 +48,7 @@ pub async fn login(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
         Verdict::Disabled(account) => return Err(login::disabled(&account)),
         Verdict::Failure { reason } => {
             let (policy, failed) = (ctx.settings.lockout_policy(), login::failed_event(email, reason));
-            let state = lockouts::record_failure(&ctx.db, &key, ctx.now, &policy).await?;
+            let state = gates::lockout_failure(ctx.env, &key, &policy, ctx.now).await?;
             let wrong = ApiError::new(ErrorCode::InvalidCredentials);
             return Err(login::counted_failure(&state, &policy, ctx.now, email, wrong, failed));
         }
@@ -57,7 +57,11 @@ pub async fn login(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     let (sid, (refresh, refresh_hash)) = (SessionId::new(platform::uuid()), cred::new_refresh_token()?);
     let expires_at = ctx.now + ctx.settings.refresh_ttl;
     let session = sessions::NewSession { id: &sid, user: &user.id, refresh_hash: &refresh_hash, expires_at };
-    users::logged_in(&ctx.db, &session, &key, new_hash.as_deref(), ctx.now).await?;
+    users::logged_in(&ctx.db, &session, new_hash.as_deref(), ctx.now).await?;
+    gates::open(ctx.env, user.id.as_str(), sid.as_str(), expires_at, user.created_at, ctx.now).await?;
+    if lock.is_some() {
+        gates::lockout_clear(ctx.env, &key).await?;
+    }
     let access = cred::sign_access(ctx, &user.id, &user.email, user.role, &sid);
     let event = AuditEvent::new(AuditAction::AuthLogin, "auth")
         .user(user.id.as_str())

@@ -9,7 +9,7 @@ use crate::edge::authn::Caller;
 use crate::edge::ctx::RequestCtx;
 use crate::edge::reply::Reply;
 use crate::edge::repo::audit::{self, Filter};
-use crate::edge::repo::users;
+use crate::edge::repo::{gates, users};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::time::iso8601;
 use serde_json::{json, Value};
@@ -40,7 +40,12 @@ pub async fn update_user(ctx: &RequestCtx<'_>, caller: Caller, id: &str) -> ApiR
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound).with_message("User not found"))?;
     let before = UserState { role: current.role, is_active: current.is_active };
     let plan = admin::plan(&before, &patch);
+    // D1 first: the last-admin guard is evaluated there. Then the user's object, which
+    // every request of theirs asks: from its answer on, their sessions are over everywhere.
     let (user, ended) = users::apply_update(&ctx.db, id, &plan, ctx.now).await?.ok_or_else(admin::last_admin)?;
+    if plan.end_sessions {
+        gates::end_all(ctx.env, user.id.as_str()).await?;
+    }
     let after = UserState { role: user.role, is_active: user.is_active };
     let event = admin::updated(caller.user_id(), &user.id, &before, &after, ended);
     Ok(Reply::json(200, &user)?.audited([event]))

@@ -10,7 +10,7 @@ use crate::edge::authn::Caller;
 use crate::edge::credentials::{self as cred, hash_password, verify_password};
 use crate::edge::ctx::RequestCtx;
 use crate::edge::reply::Reply;
-use crate::edge::repo::{lockouts, users};
+use crate::edge::repo::{gates, users};
 use crate::error::ApiResult;
 use crate::throttle::lockout::account_key;
 use serde_json::json;
@@ -21,17 +21,24 @@ pub async fn change(ctx: &RequestCtx<'_>, caller: Caller) -> ApiResult<Reply> {
     let input: PasswordChange = dto::read::<PasswordChangeBody, _>(ctx.body())?;
     let (uid, email) = (caller.user_id(), caller.email.as_str());
     let key = account_key(email);
-    let (stored, lock) = users::password_and_lockout(&ctx.db, uid, &key).await?;
+    let lock = gates::lockout(ctx.env, &key).await?;
     login::gate(lock.as_ref(), ctx.now, email, AuditAction::AuthLoginFailed)?;
+    let stored = users::password_hash(&ctx.db, uid).await?;
     let (readable, matches) = verify_password(ctx, input.current.expose(), stored.as_deref()).await?;
     if !(readable && matches) {
         let (wrong, failed) = password::wrong_current(uid, email);
         let policy = ctx.settings.lockout_policy();
-        let state = lockouts::record_failure(&ctx.db, &key, ctx.now, &policy).await?;
+        let state = gates::lockout_failure(ctx.env, &key, &policy, ctx.now).await?;
         return Err(login::counted_failure(&state, &policy, ctx.now, email, wrong, failed));
     }
     let hash = hash_password(ctx, input.new.expose()).await?;
-    let revoked = users::change_password(&ctx.db, uid, &hash, &key, !input.keep_api_keys, ctx.now).await?;
+    // The sessions end in the user's object first: should D1 fail next, they are over
+    // anyway (fail safe) and the request is a 503.
+    gates::end_all(ctx.env, uid.as_str()).await?;
+    let revoked = users::change_password(&ctx.db, uid, &hash, !input.keep_api_keys, ctx.now).await?;
+    if lock.is_some() {
+        gates::lockout_clear(ctx.env, &key).await?;
+    }
     let reply = Reply::json(200, &json!({"message": "Password changed; every session has been signed out"}))?;
     Ok(cred::clear_cookies(reply.audited(password::changed(uid, &revoked))))
 }

@@ -7,9 +7,9 @@
 //! `RESET_QUEUE` producer is bound, the message is also sent to that queue after the
 //! response.
 //!
-//! Confirm: `decide::reset` says whether the token is usable; one batch then marks it
-//! used (compare-and-set), sets the new hash and revokes every session and API key of
-//! the user, all or nothing.
+//! Confirm: `decide::reset` says whether the token is usable; the user's sessions end in
+//! their Durable Object; one batch then marks the token used (compare-and-set), sets the
+//! new hash and revokes every session and API key of the user in D1, all or nothing.
 
 use crate::audit::{AuditAction, AuditEvent};
 use crate::decide::reset;
@@ -18,7 +18,7 @@ use crate::edge::credentials::hash_password;
 use crate::edge::ctx::RequestCtx;
 use crate::edge::platform;
 use crate::edge::reply::Reply;
-use crate::edge::repo::{lockouts, outbox, resets};
+use crate::edge::repo::{gates, outbox, resets};
 use crate::error::{ApiError, ApiResult};
 use crate::throttle::lockout::account_key;
 use crate::token::reset as token;
@@ -95,15 +95,18 @@ pub async fn confirm(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
         return Err(reset::invalid("malformed"));
     }
     let hash = token::hash_token(input.token.expose());
-    if !reset::usable(resets::find(&ctx.db, &hash).await?.as_ref(), ctx.now) {
+    let stored = resets::find(&ctx.db, &hash).await?;
+    let Some(user) = stored.as_ref().filter(|r| reset::usable(Some(r), ctx.now)).map(|r| &r.user_id) else {
         return Err(reset::invalid("invalid_or_expired"));
-    }
+    };
     let new_hash = hash_password(ctx, input.new_password.expose()).await?;
+    // The sessions end in the user's object first (fail safe), then the single-use batch.
+    gates::end_all(ctx.env, user.as_str()).await?;
     let done = resets::confirm(&ctx.db, &hash, &new_hash, &ctx.request_id, ctx.now)
         .await?
         .ok_or_else(|| reset::invalid("invalid_or_expired"))?;
     // A reset is also the way out of a lockout.
-    lockouts::clear(&ctx.db, &account_key(&done.email)).await?;
+    gates::lockout_clear(ctx.env, &account_key(&done.email)).await?;
     let events = reset::confirmed(&done.user_id, done.sessions_ended, &done.keys_revoked);
     let body = json!({"message": "Password has been reset; sign in with the new password"});
     Ok(Reply::json(200, &body)?.audited(events))

@@ -7,6 +7,7 @@ use crate::edge::authn::{self, Caller};
 use crate::edge::credentials as cred;
 use crate::edge::ctx::RequestCtx;
 use crate::edge::reply::Reply;
+use crate::edge::repo::gates;
 use crate::edge::repo::sessions::{self, EndReason, Rotation};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::token::refresh as token;
@@ -46,6 +47,7 @@ pub async fn refresh(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
         },
         (Plan::Reissue, Some(_)) => true,
         (Plan::RevokeFamily(reused), Some(r)) => {
+            gates::end(ctx.env, r.user_id.as_str(), r.family_id.as_str()).await?;
             sessions::end_family(&ctx.db, &r.family_id, EndReason::Reuse, ctx.now).await?;
             return Err(reused);
         }
@@ -74,6 +76,11 @@ pub async fn logout(ctx: &RequestCtx<'_>, caller: Option<Caller>) -> ApiResult<R
         }
     };
     let scope = logout::scope(input.all, &user, &sid);
+    // The user's object first: from its answer on, the session is over everywhere.
+    match &scope {
+        logout::Scope::Session(s) => gates::end(ctx.env, user.as_str(), s.as_str()).await?,
+        logout::Scope::Everywhere(u) => gates::end_all(ctx.env, u.as_str()).await?,
+    }
     let ended = sessions::end(&ctx.db, &scope, ctx.now).await?;
     let (message, event) = logout::done(&scope, &user, &sid, ended);
     Ok(cred::clear_cookies(Reply::json(200, &json!({"message": message}))?.audited([event])))

@@ -1,9 +1,8 @@
 //! API keys (`api_keys`): stored as SHA-256 of the key, never the key. The key
-//! authentication read (with the request's counter), listings, creation under the per-user
-//! cap, revocation, and the `last_used_at` touch.
+//! authentication read, listings, creation under the per-user cap, revocation, and the
+//! `last_used_at` touch.
 
-use super::counters::{count_when, CountRow};
-use super::{int_bool, page, row, Arg, Db};
+use super::{int_bool, page, Arg, Db};
 use crate::domain::ids::{ApiKeyId, UserId};
 use crate::domain::role::Role;
 use crate::error::ApiResult;
@@ -28,28 +27,12 @@ pub struct KeyOwner {
     pub created_at: i64,
 }
 
-const KEY_OWNER: &str = "SELECT k.id, k.user_id, k.scopes, k.rate_limit, k.expires_at, k.revoked_at, k.last_used_at, \
-     u.email, u.role, u.is_active, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1";
-const COUNT_IF_LIVE: &str = count_when!(
-    "EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?4))"
-);
-
-/// One round trip: the key of `hash` with its owner, and the request counted in `bucket`
-/// (only for a live key).
-pub async fn load_and_count(
-    db: &Db,
-    hash: &str,
-    bucket: &str,
-    window: i64,
-    now: i64,
-) -> ApiResult<(Option<KeyOwner>, Option<u32>)> {
-    let results = db
-        .batch(vec![
-            db.stmt(KEY_OWNER, &[Arg::Text(hash)])?,
-            db.stmt(COUNT_IF_LIVE, &[Arg::Text(bucket), Arg::Int(window), Arg::Text(hash), Arg::Int(now)])?,
-        ])
-        .await?;
-    Ok((row(&results, 0)?, row::<CountRow>(&results, 1)?.map(|c| c.value())))
+/// The key of `hash` with its owner (the request is counted in the key's object).
+pub async fn load(db: &Db, hash: &str) -> ApiResult<Option<KeyOwner>> {
+    let sql = "SELECT k.id, k.user_id, k.scopes, k.rate_limit, k.expires_at, k.revoked_at, k.last_used_at, \
+               u.email, u.role, u.is_active, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id \
+               WHERE k.key_hash = ?1";
+    db.first(sql, &[Arg::Text(hash)]).await
 }
 
 /// Records a use of the key (called off the response path, throttled by the caller).

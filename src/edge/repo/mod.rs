@@ -10,8 +10,8 @@
 
 pub mod api_keys;
 pub mod audit;
-pub mod counters;
-pub mod lockouts;
+pub mod gate_store;
+pub mod gates;
 pub mod maintenance;
 pub mod outbox;
 pub mod posts;

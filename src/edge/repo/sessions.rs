@@ -1,9 +1,9 @@
 //! Login sessions: a refresh family (`refresh_families`, the session; its id is the `sid`
 //! of every access token issued in it) and its chain of rotated refresh tokens
-//! (`refresh_tokens`, stored as SHA-256). Revoking the family ends the session at once:
-//! every authenticated request reads it (see `load_and_count`).
+//! (`refresh_tokens`, stored as SHA-256). D1 is the durable record (refresh reads it);
+//! the liveness every access-token request asks is kept by the user's Durable Object
+//! (`repo::gates`), told first whenever sessions end.
 
-use super::counters::{count_when, CountRow};
 use super::{changes, int_bool, row, Arg, Db};
 use crate::decide::logout::Scope;
 use crate::decide::refresh::Presented;
@@ -49,8 +49,6 @@ pub(super) fn end_sql(now_bind: &str, reason: EndReason, which: &str) -> String 
 /// The session and user behind an access token.
 #[derive(Deserialize)]
 pub struct SessionUser {
-    pub email: String,
-    pub role: Role,
     #[serde(deserialize_with = "int_bool")]
     pub is_active: bool,
     pub created_at: i64,
@@ -58,27 +56,12 @@ pub struct SessionUser {
     pub expires_at: i64,
 }
 
-const SESSION: &str = "SELECT u.email, u.role, u.is_active, u.created_at, f.revoked_at, f.expires_at \
-     FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND u.id = ?2";
-const COUNT_IF_LIVE: &str =
-    count_when!("EXISTS (SELECT 1 FROM refresh_families WHERE id = ?3 AND user_id = ?4 AND revoked_at IS NULL)");
-
-/// One round trip: the session `sid` of user `uid`, and the request counted in `bucket`
-/// (the counter only moves for a live session, so a bad token writes nothing).
-pub async fn load_and_count(
-    db: &Db,
-    sid: &str,
-    uid: &str,
-    bucket: &str,
-    window: i64,
-) -> ApiResult<(Option<SessionUser>, Option<u32>)> {
-    let results = db
-        .batch(vec![
-            db.stmt(SESSION, &[Arg::Text(sid), Arg::Text(uid)])?,
-            db.stmt(COUNT_IF_LIVE, &[Arg::Text(bucket), Arg::Int(window), Arg::Text(sid), Arg::Text(uid)])?,
-        ])
-        .await?;
-    Ok((row(&results, 0)?, row::<CountRow>(&results, 1)?.map(|c| c.value())))
+/// The session `sid` of user `uid` with the user, as D1 has it (read once per session by
+/// its user's object, to adopt a session opened before the object kept the book).
+pub async fn load(db: &Db, sid: &str, uid: &str) -> ApiResult<Option<SessionUser>> {
+    let sql = "SELECT u.is_active, u.created_at, f.revoked_at, f.expires_at \
+               FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND u.id = ?2";
+    db.first(sql, &[Arg::Text(sid), Arg::Text(uid)]).await
 }
 
 /// A new session: the family and its first refresh token.

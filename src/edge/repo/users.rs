@@ -1,8 +1,8 @@
-//! Accounts (`users`): registration, the login and password-change reads, the admin
-//! listing and update, and the password-change batch.
+//! Accounts (`users`): registration, the login and password-change reads and writes, the
+//! admin listing and update.
 
 use super::sessions::{end_all_stmt, end_sql, open_stmts, EndReason, NewSession};
-use super::{changes, int_bool, lockouts, page, row, rows_of, Arg, Db};
+use super::{changes, int_bool, page, row, rows_of, Arg, Db};
 use crate::decide::admin::UpdatePlan;
 use crate::decide::login::Account;
 use crate::decide::password::RevokedKey;
@@ -10,7 +10,6 @@ use crate::domain::email::Email;
 use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::throttle::lockout::LockoutState;
 use serde::{Deserialize, Serialize};
 use worker::D1PreparedStatement;
 
@@ -50,49 +49,38 @@ struct AccountRow {
     role: Role,
     #[serde(deserialize_with = "int_bool")]
     is_active: bool,
+    created_at: i64,
 }
 
-/// One round trip: the account of `email` (if any) and the lockout state of `lock_key`.
-pub async fn for_login(db: &Db, email: &Email, lock_key: &str) -> ApiResult<(Option<Account>, Option<LockoutState>)> {
-    let sql = "SELECT id, email, password_hash, role, is_active FROM users WHERE email = ?1";
-    let reads = db.batch(vec![db.stmt(sql, &[Arg::Text(email.as_str())])?, lockouts::select(db, lock_key)?]).await?;
-    let account = row::<AccountRow>(&reads, 0)?.map(|a| Account {
+/// The account of `email`, if any.
+pub async fn for_login(db: &Db, email: &Email) -> ApiResult<Option<Account>> {
+    let sql = "SELECT id, email, password_hash, role, is_active, created_at FROM users WHERE email = ?1";
+    let row: Option<AccountRow> = db.first(sql, &[Arg::Text(email.as_str())]).await?;
+    Ok(row.map(|a| Account {
         id: a.id,
         email: a.email,
         role: a.role,
         is_active: a.is_active,
         password_hash: a.password_hash,
-    });
-    Ok((account, row::<lockouts::LockoutRow>(&reads, 1)?.map(|r| r.state())))
+        created_at: a.created_at,
+    }))
 }
 
-/// One round trip: the stored password hash of `id` and the lockout state of `lock_key`.
-pub async fn password_and_lockout(
-    db: &Db,
-    id: &UserId,
-    lock_key: &str,
-) -> ApiResult<(Option<String>, Option<LockoutState>)> {
+/// The stored password hash of `id`.
+pub async fn password_hash(db: &Db, id: &UserId) -> ApiResult<Option<String>> {
     #[derive(Deserialize)]
     struct Hash {
         password_hash: String,
     }
-    let sql = "SELECT password_hash FROM users WHERE id = ?1";
-    let reads = db.batch(vec![db.stmt(sql, &[Arg::Text(id.as_str())])?, lockouts::select(db, lock_key)?]).await?;
-    let hash = row::<Hash>(&reads, 0)?.map(|h| h.password_hash);
-    Ok((hash, row::<lockouts::LockoutRow>(&reads, 1)?.map(|r| r.state())))
+    let row: Option<Hash> =
+        db.first("SELECT password_hash FROM users WHERE id = ?1", &[Arg::Text(id.as_str())]).await?;
+    Ok(row.map(|h| h.password_hash))
 }
 
-/// A successful login, in one batch: the account's lockout cleared, the session opened
-/// and, when given, the password rehashed (legacy format or an old cost).
-pub async fn logged_in(
-    db: &Db,
-    session: &NewSession<'_>,
-    lock_key: &str,
-    rehash: Option<&str>,
-    now: i64,
-) -> ApiResult<()> {
-    let mut writes = vec![lockouts::clear_stmt(db, lock_key)?];
-    writes.extend(open_stmts(db, session, now)?);
+/// A successful login, in one batch: the session opened and, when given, the password
+/// rehashed (legacy format or an old cost).
+pub async fn logged_in(db: &Db, session: &NewSession<'_>, rehash: Option<&str>, now: i64) -> ApiResult<()> {
+    let mut writes = Vec::from(open_stmts(db, session, now)?);
     if let Some(hash) = rehash {
         writes.push(set_password_stmt(db, session.user, hash, now)?);
     }
@@ -108,13 +96,11 @@ fn set_password_stmt(db: &Db, id: &UserId, hash: &str, now: i64) -> ApiResult<D1
 }
 
 /// A password change, all or nothing: the new hash; every session ended; every open
-/// reset token superseded; the lockout cleared; and, when `revoke_keys`, every API key
-/// revoked (returned).
+/// reset token superseded; and, when `revoke_keys`, every API key revoked (returned).
 pub async fn change_password(
     db: &Db,
     id: &UserId,
     hash: &str,
-    lock_key: &str,
     revoke_keys: bool,
     now: i64,
 ) -> ApiResult<Vec<RevokedKey>> {
@@ -122,14 +108,13 @@ pub async fn change_password(
         set_password_stmt(db, id, hash, now)?,
         end_all_stmt(db, id, EndReason::PasswordChange, now)?,
         super::resets::supersede_all_stmt(db, id, now)?,
-        lockouts::clear_stmt(db, lock_key)?,
     ];
     if revoke_keys {
         writes.push(super::api_keys::revoke_all_stmt(db, id, now)?);
     }
     let results = db.batch(writes).await?;
     if revoke_keys {
-        rows_of(&results, 4)
+        rows_of(&results, 3)
     } else {
         Ok(Vec::new())
     }

@@ -1,0 +1,152 @@
+//! The storage of one `Gate` Durable Object: its own SQLite database (synchronous calls,
+//! so each operation of the object is atomic). Tables are created empty and used by the
+//! kind of object that needs them: `counters` by every object, `sessions` and `book` by
+//! user objects, `lockout` by lockout objects.
+
+use crate::error::{ApiError, ApiResult};
+use crate::liveness::Entry;
+use crate::throttle::lockout::LockoutState;
+use serde::Deserialize;
+use worker::{SqlStorage, SqlStorageValue as V};
+
+const SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, window_start INTEGER NOT NULL, \
+     count INTEGER NOT NULL, PRIMARY KEY (name, window_start))",
+    "CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, seq INTEGER NOT NULL, expires_at INTEGER NOT NULL, \
+     user_created_at INTEGER NOT NULL, ended INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS book (id INTEGER PRIMARY KEY CHECK (id = 0), counter INTEGER NOT NULL, \
+     epoch INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lockout (id INTEGER PRIMARY KEY CHECK (id = 0), failures INTEGER NOT NULL, \
+     window_start INTEGER NOT NULL, locked_until INTEGER)",
+];
+
+fn err(e: worker::Error) -> ApiError {
+    ApiError::unavailable(format!("object storage: {e}"))
+}
+
+pub struct Store(SqlStorage);
+
+impl Store {
+    pub fn open(sql: SqlStorage) -> ApiResult<Store> {
+        for statement in SCHEMA {
+            sql.exec(statement, None).map_err(err)?;
+        }
+        Ok(Store(sql))
+    }
+
+    fn rows<T: serde::de::DeserializeOwned>(&self, query: &str, args: Vec<V>) -> ApiResult<Vec<T>> {
+        self.0.exec(query, args).map_err(err)?.to_array().map_err(err)
+    }
+
+    fn run(&self, query: &str, args: Vec<V>) -> ApiResult<()> {
+        self.0.exec(query, args).map(|_| ()).map_err(err)
+    }
+
+    /// Counts one request in `name` for the window starting at `window` (older windows of
+    /// that counter are dropped); the count after.
+    pub fn count(&self, name: &str, window: i64) -> ApiResult<u32> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: i64,
+        }
+        self.run("DELETE FROM counters WHERE name = ? AND window_start < ?", vec![name.into(), V::Integer(window)])?;
+        let rows: Vec<Count> = self.rows(
+            "INSERT INTO counters (name, window_start, count) VALUES (?, ?, 1) \
+             ON CONFLICT (name, window_start) DO UPDATE SET count = count + 1 RETURNING count",
+            vec![name.into(), V::Integer(window)],
+        )?;
+        let count = rows.first().map(|c| c.count).ok_or_else(|| ApiError::unavailable("counter returned no row"))?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// (counter, epoch) of the session book.
+    pub fn book(&self) -> ApiResult<(i64, i64)> {
+        #[derive(Deserialize)]
+        struct Book {
+            counter: i64,
+            epoch: i64,
+        }
+        let rows: Vec<Book> = self.rows("SELECT counter, epoch FROM book WHERE id = 0", Vec::new())?;
+        Ok(rows.first().map_or((0, 0), |b| (b.counter, b.epoch)))
+    }
+
+    pub fn set_book(&self, counter: i64, epoch: i64) -> ApiResult<()> {
+        self.run(
+            "INSERT INTO book (id, counter, epoch) VALUES (0, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET counter = excluded.counter, epoch = excluded.epoch",
+            vec![V::Integer(counter), V::Integer(epoch)],
+        )
+    }
+
+    pub fn session(&self, sid: &str) -> ApiResult<Option<Entry>> {
+        #[derive(Deserialize)]
+        struct Row {
+            seq: i64,
+            expires_at: i64,
+            user_created_at: i64,
+            ended: i64,
+        }
+        let rows: Vec<Row> =
+            self.rows("SELECT seq, expires_at, user_created_at, ended FROM sessions WHERE sid = ?", vec![sid.into()])?;
+        Ok(rows.first().map(|r| Entry {
+            seq: r.seq,
+            expires_at: r.expires_at,
+            user_created_at: r.user_created_at,
+            ended: r.ended != 0,
+        }))
+    }
+
+    /// Stores a session (a session id seen again keeps its first entry).
+    pub fn put_session(&self, sid: &str, e: &Entry, now: i64) -> ApiResult<()> {
+        // Expired sessions are pruned as new ones arrive.
+        self.run("DELETE FROM sessions WHERE expires_at <= ?", vec![V::Integer(now)])?;
+        self.run(
+            "INSERT INTO sessions (sid, seq, expires_at, user_created_at, ended) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (sid) DO NOTHING",
+            vec![
+                sid.into(),
+                V::Integer(e.seq),
+                V::Integer(e.expires_at),
+                V::Integer(e.user_created_at),
+                V::Integer(i64::from(e.ended)),
+            ],
+        )
+    }
+
+    pub fn end_session(&self, sid: &str) -> ApiResult<()> {
+        self.run("UPDATE sessions SET ended = 1 WHERE sid = ?", vec![sid.into()])
+    }
+
+    pub fn lockout(&self) -> ApiResult<Option<LockoutState>> {
+        #[derive(Deserialize)]
+        struct Row {
+            failures: i64,
+            window_start: i64,
+            locked_until: Option<i64>,
+        }
+        let rows: Vec<Row> =
+            self.rows("SELECT failures, window_start, locked_until FROM lockout WHERE id = 0", Vec::new())?;
+        Ok(rows.first().map(|r| LockoutState {
+            failures: u32::try_from(r.failures).unwrap_or(u32::MAX),
+            window_start: r.window_start,
+            locked_until: r.locked_until,
+        }))
+    }
+
+    pub fn set_lockout(&self, s: &LockoutState) -> ApiResult<()> {
+        self.run(
+            "INSERT INTO lockout (id, failures, window_start, locked_until) VALUES (0, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
+             locked_until = excluded.locked_until",
+            vec![
+                V::Integer(i64::from(s.failures)),
+                V::Integer(s.window_start),
+                s.locked_until.map_or(V::Null, V::Integer),
+            ],
+        )
+    }
+
+    pub fn clear_lockout(&self) -> ApiResult<()> {
+        self.run("DELETE FROM lockout WHERE id = 0", Vec::new())
+    }
+}

@@ -1,0 +1,112 @@
+//! The protocol between the worker and its Durable Object `Gate` (see `edge::gate`): one
+//! object per key (a user, an API key, a client IP per tier, an account's lockout), each
+//! with its own SQLite storage, answering one operation per call. JSON both ways.
+//!
+//! What an object decides is pure and lives elsewhere: fixed windows in
+//! `throttle::rate_limit`, the lockout state machine in `throttle::lockout`, session
+//! liveness in `liveness`.
+
+use serde::{Deserialize, Serialize};
+
+/// One call to an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Op {
+    /// Counts one request in each named counter for the fixed window starting at `window`
+    /// (older windows are dropped). Answer: [`Counts`].
+    Count { window: i64, counters: Vec<String> },
+    /// Whether session `sid` is live at `now` and, if it is, counts the request in the
+    /// user's window. Answer: [`SessionAnswer`].
+    Session { sid: String, now: i64, window: i64 },
+    /// A new session (after its D1 row was written). Answer: [`Done`].
+    Open { sid: String, expires_at: i64, user_created_at: i64, now: i64 },
+    /// A session the object did not know, as D1 shows it live: registered with the number
+    /// the object reserved when it answered `unknown`, then checked and counted as
+    /// `Session`. Answer: [`SessionAnswer`].
+    Adopt { sid: String, seq: i64, expires_at: i64, user_created_at: i64, now: i64, window: i64 },
+    /// Ends one session. Answer: [`Done`].
+    End { sid: String },
+    /// Ends every session of the user. Answer: [`Done`].
+    EndAll,
+    /// The account's lockout state. Answer: [`LockAnswer`].
+    Lockout,
+    /// Counts one wrong password (`throttle::lockout::record_failure`). Answer: [`LockAnswer`].
+    LockoutFailure { now: i64, threshold: u32, window_secs: i64, lock_secs: i64 },
+    /// Clears the account's failures. Answer: [`Done`].
+    LockoutClear,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub counts: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAnswer {
+    pub state: SessionState,
+    /// Live: the account's creation time.
+    pub user_created_at: Option<i64>,
+    /// Live: the request's count in the user's window.
+    pub count: Option<u32>,
+    /// Unknown: the sequence number reserved for adopting it.
+    pub seq: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionState {
+    Live,
+    Over,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockAnswer {
+    pub failures: u32,
+    pub window_start: i64,
+    pub locked_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub ok: bool,
+}
+
+/// The object names: one object per key, so no object is global or hot.
+pub mod names {
+    /// A user: session liveness and the per-user rate limit.
+    pub fn user(id: &str) -> String {
+        format!("user:{id}")
+    }
+    /// An API key (by hash): its rate limit.
+    pub fn api_key(hash: &str) -> String {
+        format!("key:{hash}")
+    }
+    /// A client IP bucket (IPv4 address, IPv6 /64 or /48) in a tier.
+    pub fn ip(tier: &str, bucket: &str) -> String {
+        format!("ip:{tier}:{bucket}")
+    }
+    /// An account's login lockout (by the SHA-256 of its normalised email).
+    pub fn lockout(account_key: &str) -> String {
+        format!("lockout:{account_key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_travel_as_tagged_camel_case_json() {
+        let op = Op::LockoutFailure { now: 5, threshold: 10, window_secs: 900, lock_secs: 900 };
+        let text = serde_json::to_string(&op).unwrap();
+        assert_eq!(text, r#"{"op":"lockoutFailure","now":5,"threshold":10,"windowSecs":900,"lockSecs":900}"#);
+        assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);
+        assert_eq!(serde_json::to_string(&Op::EndAll).unwrap(), r#"{"op":"endAll"}"#);
+        let a = SessionAnswer { state: SessionState::Unknown, user_created_at: None, count: None, seq: Some(3) };
+        let back: SessionAnswer = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
+    }
+}
