@@ -4,6 +4,9 @@
 // JSON 500 and security headers instead of the runtime's plain-text error page.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustWorker from "../build/index.js";
+
+// The Durable Object class (exact counters, lockout, session liveness) lives in the wasm.
+export { Gate } from "../build/index.js";
 // The list the Rust worker sends too ([name, value] pairs; bundled by wrangler's esbuild).
 import SECURITY_HEADER_LIST from "../src/web/security-headers.json" with { type: "json" };
 

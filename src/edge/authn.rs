@@ -29,8 +29,9 @@ use std::cell::RefCell;
 /// user's own role is read fresh on every request.
 pub const ROLE_CACHE_SECS: i64 = 60;
 
-/// `lastUsedAt` is written at most this often per key (and off the response path).
-pub const LAST_USED_EVERY_SECS: i64 = 60;
+/// `lastUsedAt` is written at most this often per key (and off the response path): the one
+/// D1 write an API-key read may cause.
+pub const LAST_USED_EVERY_SECS: i64 = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -213,7 +214,7 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
         return Err(unauthorized("Invalid API key"));
     }
     let hash = api_key::hash_key(key);
-    let row = api_keys::load(&ctx.db, &hash).await?.ok_or_else(|| unauthorized("Invalid API key"))?;
+    let row = api_keys::load(&ctx.primary_db()?, &hash).await?.ok_or_else(|| unauthorized("Invalid API key"))?;
     if row.revoked_at.is_some() {
         return Err(unauthorized("API key has been revoked"));
     }

@@ -6,10 +6,10 @@ use super::ctx::{RequestCtx, RequestParts};
 use super::dispatch::dispatch;
 use super::platform;
 use super::reply::Reply;
-use super::repo::{audit, Db};
+use super::repo::{audit, Db, Reads};
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
-use crate::web::{client_ip, cors, headers, query, routes};
+use crate::web::{client_ip, cookies, cors, headers, query, routes};
 use serde::Serialize;
 use worker::{Context, Env, Headers, Request, Response};
 
@@ -51,33 +51,49 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
 
     let outcome: Result<Reply, ApiError> = match settings {
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
-        Ok(settings) => match env.d1("DB").map(Db::new) {
-            Err(e) => Err(ApiError::internal(format!("D1 binding DB missing: {e}"))),
-            Ok(db) => {
-                let parts = RequestParts {
-                    request_id: request_id.clone(),
-                    ip: ip.clone(),
-                    method: method.clone(),
-                    path: path.clone(),
-                    query: query::parse(raw_query),
-                    headers: Headers(req.inner().headers()),
-                    now: platform::now(),
+        Ok(settings) => {
+            match env.d1("DB").map_err(|e| ApiError::internal(format!("D1 binding DB missing: {e}"))).and_then(|d1| {
+                // Read-only routes may read a replica, at least as new as the client's bookmark.
+                let reads = match routes::resolve(&method, &path) {
+                    Ok(route) if route.policy().replica => Reads::Replica,
+                    _ => Reads::Primary,
                 };
-                let mut ctx = RequestCtx::new(&env, &worker_ctx, db, settings, parts);
-                let mut result = route_and_run(&mut req, &mut ctx, origin.as_deref()).await;
-                let events = match &mut result {
-                    Ok(reply) => std::mem::take(&mut reply.audit),
-                    Err(e) => std::mem::take(&mut e.audit),
-                };
-                if !events.is_empty() {
-                    let meta = audit::RequestMeta {
+                let cookie = get("Cookie").unwrap_or_default();
+                let presented =
+                    get("X-D1-Bookmark").or_else(|| cookies::get(&cookie, cookies::BOOKMARK_COOKIE).map(str::to_owned));
+                let bookmark = presented.as_deref().and_then(cookies::bookmark);
+                // A bookmark D1 does not accept is ignored, not an error.
+                Db::open(&d1, reads, bookmark).or_else(|_| Db::open(&d1, reads, None))
+            }) {
+                Err(e) => Err(e),
+                Ok(db) => {
+                    let parts = RequestParts {
                         request_id: request_id.clone(),
                         ip: ip.clone(),
-                        user_agent: ctx.user_agent.clone(),
-                        now: ctx.now,
+                        method: method.clone(),
+                        path: path.clone(),
+                        query: query::parse(raw_query),
+                        headers: Headers(req.inner().headers()),
+                        now: platform::now(),
                     };
-                    let db = ctx.db.clone();
-                    worker_ctx.wait_until(async move {
+                    let mut ctx = RequestCtx::new(&env, &worker_ctx, db, settings, parts);
+                    let mut result = route_and_run(&mut req, &mut ctx, origin.as_deref()).await;
+                    if let Some(b) = ctx.db.bookmark() {
+                        with_bookmark(&mut result, &b, get("Cookie").as_deref(), ctx.settings.access_ttl);
+                    }
+                    let events = match &mut result {
+                        Ok(reply) => std::mem::take(&mut reply.audit),
+                        Err(e) => std::mem::take(&mut e.audit),
+                    };
+                    if !events.is_empty() {
+                        let meta = audit::RequestMeta {
+                            request_id: request_id.clone(),
+                            ip: ip.clone(),
+                            user_agent: ctx.user_agent.clone(),
+                            now: ctx.now,
+                        };
+                        let db = ctx.db.clone();
+                        worker_ctx.wait_until(async move {
                         if let Err(e) = audit::write(&db, &events, &meta, platform::uuid).await {
                             worker::console_error!(
                                 "{}",
@@ -85,10 +101,11 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
                             );
                         }
                     });
+                    }
+                    result
                 }
-                result
             }
-        },
+        }
     };
 
     let (status, body, mut extra, cookies, cause, code) = match outcome {
@@ -101,6 +118,26 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
     }
     log_line(&request_id, &method, &path, status, &ip, code, cause.as_deref());
     build_response(status, body, &request_id, extra, cookies)
+}
+
+/// `X-D1-Bookmark` on every answer that read or wrote D1 and, for browser sessions (the
+/// request carried a session cookie, or the answer sets them), the bookmark cookie: the
+/// client's next request reads at least what this one saw or wrote.
+fn with_bookmark(result: &mut Result<Reply, ApiError>, bookmark: &str, cookie: Option<&str>, max_age: i64) {
+    let browser = cookie.is_some_and(|c| c.contains(cookies::ACCESS_COOKIE) || c.contains(cookies::REFRESH_COOKIE));
+    match result {
+        Ok(reply) => {
+            reply.headers.push(("X-D1-Bookmark", bookmark.to_owned()));
+            // An answer that clears the session cookies (logout) clears this one too.
+            let ending = reply.cookies.iter().any(|c| c.contains("Max-Age=0"));
+            if ending {
+                reply.cookies.push(cookies::bookmark_cookie("", 0));
+            } else if browser || !reply.cookies.is_empty() {
+                reply.cookies.push(cookies::bookmark_cookie(bookmark, max_age));
+            }
+        }
+        Err(e) => e.headers.push(("X-D1-Bookmark", bookmark.to_owned())),
+    }
 }
 
 async fn route_and_run(req: &mut Request, ctx: &mut RequestCtx<'_>, origin: Option<&str>) -> Result<Reply, ApiError> {

@@ -3,7 +3,7 @@
 
 use super::platform;
 use super::repo::maintenance::{prune, Job};
-use super::repo::Db;
+use super::repo::{Db, Reads};
 use crate::config::Settings;
 use crate::maintenance::{self, Retention, BATCH, MAX_BATCHES};
 use serde_json::{json, Map, Value};
@@ -14,9 +14,13 @@ pub async fn run(env: &Env) {
         Ok(s) => s,
         Err(e) => return skipped(&e.to_string()),
     };
-    let db = match env.d1("DB") {
-        Ok(d) => Db::new(d),
-        Err(e) => return skipped(&e.to_string()),
+    let db = match env
+        .d1("DB")
+        .map_err(|e| e.to_string())
+        .and_then(|d| Db::open(&d, Reads::Primary, None).map_err(|e| e.cause.unwrap_or_default()))
+    {
+        Ok(db) => db,
+        Err(e) => return skipped(&e),
     };
     let now = platform::now();
     let c = maintenance::cutoffs(

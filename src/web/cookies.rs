@@ -6,6 +6,22 @@
 pub const ACCESS_COOKIE: &str = "__Host-access";
 pub const REFRESH_COOKIE: &str = "__Secure-refresh";
 
+/// The D1 bookmark of a browser session (see [`bookmark`]); not a credential.
+pub const BOOKMARK_COOKIE: &str = "__Host-d1-bookmark";
+
+/// A client's D1 bookmark (`X-D1-Bookmark` or the bookmark cookie), if well formed: D1
+/// bookmarks are short strings of hex digits and dashes; anything else is ignored.
+pub fn bookmark(raw: &str) -> Option<&str> {
+    let raw = raw.trim();
+    (!raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).then_some(raw)
+}
+
+/// The bookmark cookie: read-after-write for cookie sessions (browsers cannot be asked to
+/// echo a header). Lives as long as an access token.
+pub fn bookmark_cookie(bookmark: &str, max_age: i64) -> String {
+    format!("{BOOKMARK_COOKIE}={bookmark}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}")
+}
+
 /// The value of cookie `name` in a `Cookie` header.
 pub fn get<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
     cookie_header.split(';').find_map(|pair| {
@@ -57,6 +73,15 @@ pub fn clear_cookies() -> [String; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bookmarks_are_short_hex_and_dashes_only() {
+        assert_eq!(bookmark(" 0000002a-00000001-00004f68-5e9c "), Some("0000002a-00000001-00004f68-5e9c"));
+        for bad in ["", "a b", "x;y", "a=b", &"f".repeat(129)] {
+            assert_eq!(bookmark(bad), None, "{bad:?}");
+        }
+        assert!(bookmark_cookie("ab-1", 900).starts_with("__Host-d1-bookmark=ab-1; Path=/; HttpOnly; Secure"));
+    }
 
     #[test]
     fn finds_cookies_by_exact_name() {

@@ -3,8 +3,8 @@
 //! A foreign origin gets no `Access-Control-Allow-Origin` at all.
 
 pub const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-pub const ALLOW_HEADERS: &str = "Content-Type, Authorization, X-API-Key, X-CSRF-Token, X-Request-Id";
-pub const EXPOSE_HEADERS: &str = "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, Retry-After";
+pub const ALLOW_HEADERS: &str = "Content-Type, Authorization, X-API-Key, X-CSRF-Token, X-Request-Id, X-D1-Bookmark";
+pub const EXPOSE_HEADERS: &str = "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, Retry-After, X-D1-Bookmark";
 /// Browsers cap this (Chromium at 2 hours); 10 minutes keeps policy changes quick to apply.
 pub const MAX_AGE_SECS: &str = "600";
 

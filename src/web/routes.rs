@@ -195,10 +195,13 @@ pub struct Policy {
     /// it) must come from an allowed origin (CONTRACT.md "CORS and CSRF"): every
     /// state-changing route.
     pub csrf: bool,
+    /// Its D1 reads may come from a read replica (or one at least as new as the client's
+    /// bookmark): every read-only route. State-changing routes start at the primary.
+    pub replica: bool,
 }
 
 const fn policy(throttle: Throttle, auth: Auth, csrf: bool) -> Policy {
-    Policy { throttle, auth, csrf }
+    Policy { throttle, auth, csrf, replica: !csrf }
 }
 
 impl Route {
@@ -352,10 +355,11 @@ mod tests {
     }
 
     #[test]
-    fn every_state_changing_route_checks_csrf_and_no_read_does() {
+    fn every_state_changing_route_checks_csrf_and_reads_the_primary() {
         for (name, route) in every_route() {
             let write = !name.starts_with("GET ");
             assert_eq!(route.policy().csrf, write, "{name}");
+            assert_eq!(route.policy().replica, !write, "{name}");
         }
     }
 

@@ -11,4 +11,5 @@ mod authz;
 mod foundation;
 mod hardening;
 mod reset;
+mod scale;
 mod throttle;

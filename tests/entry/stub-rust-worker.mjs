@@ -15,3 +15,6 @@ export default class {
     return "ran";
   }
 }
+
+// The Durable Object class the entry re-exports.
+export class Gate {}

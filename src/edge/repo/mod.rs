@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
 
 /// A bind argument. Integers are sent as JS numbers (exact up to 2^53), never BigInt.
 #[derive(Debug, Clone, Copy)]
@@ -88,12 +88,37 @@ pub fn storage_error(e: worker::Error) -> ApiError {
     }
 }
 
+/// Where a request's D1 reads may come from (D1 read replication, Sessions API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// The primary first (`first-primary`): every write path, and reads that must see the
+    /// latest write (login, refresh, API-key authentication).
+    Primary,
+    /// Any replica (`first-unconstrained`), or, given the client's bookmark, a replica at
+    /// least as new as it: read-only routes.
+    Replica,
+}
+
+/// A request's D1 session: every statement of the request goes through it, so its reads
+/// are sequentially consistent with its own writes, and its bookmark (answered as
+/// `X-D1-Bookmark`) lets the client's next request read at least what this one saw or wrote.
 #[derive(Clone)]
-pub struct Db(std::rc::Rc<D1Database>);
+pub struct Db(std::rc::Rc<D1DatabaseSession>);
 
 impl Db {
-    pub fn new(db: D1Database) -> Self {
-        Db(std::rc::Rc::new(db))
+    /// A session on `db`: `bookmark` (from the client) anchors a replica session.
+    pub fn open(db: &D1Database, reads: Reads, bookmark: Option<&str>) -> ApiResult<Self> {
+        let anchor = match (reads, bookmark) {
+            (Reads::Primary, _) => "first-primary",
+            (Reads::Replica, Some(b)) => b,
+            (Reads::Replica, None) => "first-unconstrained",
+        };
+        db.with_session(Some(anchor)).map(|s| Db(std::rc::Rc::new(s))).map_err(storage_error)
+    }
+
+    /// The latest bookmark of the session (`None` before its first query).
+    pub fn bookmark(&self) -> Option<String> {
+        self.0.get_bookmark().ok().flatten()
     }
 
     /// A prepared statement with its arguments bound (?1, ?2, ...).
