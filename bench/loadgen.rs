@@ -180,6 +180,8 @@ struct Stats {
     non2xx: usize,
     elapsed: f64,
     cpu_ms: f64,
+    /// D1 rows written per request (secure-api only; see `d1_rows`).
+    d1_rows_per_request: f64,
 }
 
 impl Stats {
@@ -314,8 +316,37 @@ fn pids(arg: &str) -> Vec<u32> {
     arg.split(',').filter_map(|p| p.trim().parse().ok()).collect()
 }
 
+/// D1 rows written so far, measured on the local D1 file: rows in every table plus the
+/// increments of the (former) D1 rate-limit counters. A request's inserts and counter bumps
+/// count; updates of existing rows (rotation marks, revocations) do not.
+fn d1_rows(state_dir: &str) -> i64 {
+    let dir = std::path::Path::new(state_dir).join("v3/d1/miniflare-D1DatabaseObject");
+    let Some(file) = std::fs::read_dir(&dir).ok().and_then(|entries| {
+        entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "sqlite") && !p.ends_with("metadata.sqlite"))
+    }) else {
+        return 0;
+    };
+    let db = rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name != 'd1_migrations'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    let mut rows = 0i64;
+    for t in &tables {
+        rows += db.query_row(&format!("SELECT count(*) FROM \"{t}\""), [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+    }
+    // An UPSERT that bumps an existing counter writes a row without adding one.
+    rows + db.query_row("SELECT coalesce(sum(count - 1), 0) FROM rate_limit_counters", [], |r| r.get(0)).unwrap_or(0i64)
+}
+
 fn run(args: &[String]) {
     let (ours, ours_pids, base, base_pids) = (&args[0], pids(&args[1]), &args[2], pids(&args[3]));
+    let ours_d1 = args.get(8).cloned().unwrap_or_default();
     let seed: Value = serde_json::from_str(&std::fs::read_to_string(&args[4]).unwrap()).unwrap();
     let out = &args[5];
     let (wasm_raw, wasm_gz) = (&args[6], &args[7]);
@@ -331,28 +362,40 @@ fn run(args: &[String]) {
             // Warm-up (isolates, caches), then two interleaved rounds.
             run_one(ours, &ours_pids, &seed, scenario, 1);
             run_one(base, &base_pids, &seed, scenario, 1);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let rows_before = d1_rows(&ours_d1);
+            let mut written_requests = 0usize;
             for _ in 0..2 {
-                a.merge(run_one(ours, &ours_pids, &seed, scenario, concurrency));
+                let ours_stats = run_one(ours, &ours_pids, &seed, scenario, concurrency);
+                // Writes queued after the answers (audit rows) land before the next count.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                written_requests += ours_stats.latencies.len();
+                a.merge(ours_stats);
                 b.merge(run_one(base, &base_pids, &seed, scenario, concurrency));
             }
+            a.d1_rows_per_request = (d1_rows(&ours_d1) - rows_before) as f64 / written_requests.max(1) as f64;
             eprintln!(
-                "[bench] {} c={concurrency}: ours {:.2} ms CPU/req, baseline {:.2} ms CPU/req, ratio {:.2}",
+                "[bench] {} c={concurrency}: ours {:.2} ms CPU/req, baseline {:.2} ms CPU/req, ratio {:.2}, D1 rows written/req {:.2}",
                 scenario.name(),
                 a.cpu_per_request(),
                 b.cpu_per_request(),
-                a.cpu_per_request() / b.cpu_per_request().max(1e-9)
+                a.cpu_per_request() / b.cpu_per_request().max(1e-9),
+                a.d1_rows_per_request
             );
             rows.push((scenario, concurrency, a, b));
         }
     }
     let mut md = String::new();
-    md.push_str("| scenario | c | target | req/s | p50 ms | p90 ms | p99 ms | non-2xx | CPU ms/req | CPU ratio |\n");
-    md.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("| scenario | c | target | req/s | p50 ms | p90 ms | p99 ms | non-2xx | CPU ms/req | CPU ratio | D1 rows written/req |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (scenario, c, a, b) in &rows {
         let ratio = a.cpu_per_request() / b.cpu_per_request().max(1e-9);
-        for (name, s, r) in [("secure-api", a, format!("**{ratio:.2}x**")), ("baseline", b, String::new())] {
+        let rows = format!("{:.2}", a.d1_rows_per_request);
+        for (name, s, r, w) in
+            [("secure-api", a, format!("**{ratio:.2}x**"), rows.as_str()), ("baseline", b, String::new(), "")]
+        {
             md.push_str(&format!(
-                "| {} | {c} | {name} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {r} |\n",
+                "| {} | {c} | {name} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {r} | {w} |\n",
                 scenario.name(),
                 s.rps(),
                 s.pct(0.5),
@@ -373,7 +416,7 @@ fn main() {
         Some("seed") => seed(&args[1], &args[2]),
         Some("run") => run(&args[1..]),
         _ => {
-            eprintln!("usage: loadgen seed <url> <seed.json> | loadgen run <ours> <pids> <baseline> <pids> <seed.json> <out.md> <wasm-raw> <wasm-gzip>");
+            eprintln!("usage: loadgen seed <url> <seed.json> | loadgen run <ours> <pids> <baseline> <pids> <seed.json> <out.md> <wasm-raw> <wasm-gzip> [<ours-d1-state-dir>]");
             std::process::exit(2);
         }
     }

@@ -56,27 +56,64 @@ pub async fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> Res
     Ok(out)
 }
 
-/// The text of a static asset: `env[binding].fetch(url)` then `.text()`, with plain
-/// js_sys calls (the `worker` crate's Fetcher/Response wrappers cost ~10 KB of wasm).
-pub async fn asset_text(env: &worker::Env, binding: &str, url: &str) -> Result<String, String> {
-    let env: &wasm_bindgen::JsValue = env.as_ref();
-    let fetcher = js_sys::Reflect::get(env, &binding.into()).map_err(|_| format!("binding {binding} missing"))?;
-    let call = |target: &wasm_bindgen::JsValue, method: &str, arg: Option<&str>| -> Result<js_sys::Promise, String> {
-        let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())
-            .ok()
-            .and_then(|f| f.dyn_into().ok())
-            .ok_or_else(|| format!("{method} is not a function"))?;
-        let r = match arg {
-            Some(a) => f.call1(target, &a.into()),
-            None => f.call0(target),
-        };
-        r.ok().and_then(|p| p.dyn_into().ok()).ok_or_else(|| format!("{method} failed"))
-    };
-    let resp = JsFuture::from(call(&fetcher, "fetch", Some(url))?).await.map_err(|_| "fetch rejected".to_owned())?;
-    let status = js_sys::Reflect::get(&resp, &"status".into()).ok().and_then(|s| s.as_f64()).unwrap_or(0.0);
-    if status != 200.0 {
-        return Err(format!("status {status}"));
+/// Calls `target[method](...args)`; the value, or `Err` naming the method.
+fn invoke(
+    target: &wasm_bindgen::JsValue,
+    method: &str,
+    args: &[wasm_bindgen::JsValue],
+) -> Result<wasm_bindgen::JsValue, String> {
+    let f: js_sys::Function = js_sys::Reflect::get(target, &method.into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| format!("{method} is not a function"))?;
+    let array: js_sys::Array = args.iter().collect();
+    f.apply(target, &array).map_err(|_| format!("{method} failed"))
+}
+
+/// Awaits `target[method](...args)`, which returns a promise.
+async fn invoke_async(
+    target: &wasm_bindgen::JsValue,
+    method: &str,
+    args: &[wasm_bindgen::JsValue],
+) -> Result<wasm_bindgen::JsValue, String> {
+    let promise: js_sys::Promise =
+        invoke(target, method, args)?.dyn_into().map_err(|_| format!("{method}: no promise"))?;
+    JsFuture::from(promise).await.map_err(|e| format!("{method} rejected: {e:?}"))
+}
+
+/// `fetcher.fetch(url[, {method: "POST", body}])`, then the status and the body text.
+/// Plain js_sys calls: the `worker` crate's Request/Response wrappers cost wasm size.
+pub async fn fetch_text(
+    fetcher: &wasm_bindgen::JsValue,
+    url: &str,
+    post: Option<&str>,
+) -> Result<(u16, String), String> {
+    let mut args = vec![wasm_bindgen::JsValue::from_str(url)];
+    if let Some(body) = post {
+        let init = js_sys::Object::new();
+        let set = |k: &str, v: &str| js_sys::Reflect::set(&init, &k.into(), &v.into()).map(|_| ());
+        set("method", "POST").and_then(|_| set("body", body)).map_err(|_| "request init".to_owned())?;
+        args.push(init.into());
     }
-    let text = JsFuture::from(call(&resp, "text", None)?).await.map_err(|_| "text rejected".to_owned())?;
-    text.as_string().ok_or_else(|| "body is not text".to_owned())
+    let resp = invoke_async(fetcher, "fetch", &args).await?;
+    let status = js_sys::Reflect::get(&resp, &"status".into()).ok().and_then(|s| s.as_f64()).unwrap_or(0.0);
+    let text = invoke_async(&resp, "text", &[]).await?;
+    Ok((status as u16, text.as_string().ok_or_else(|| "body is not text".to_owned())?))
+}
+
+/// The stub of Durable Object `name` of namespace `binding` (`env[binding].getByName(name)`).
+pub fn durable_object(env: &worker::Env, binding: &str, name: &str) -> Result<wasm_bindgen::JsValue, String> {
+    let namespace =
+        js_sys::Reflect::get(env.as_ref(), &binding.into()).map_err(|_| format!("binding {binding} missing"))?;
+    invoke(&namespace, "getByName", &[name.into()])
+}
+
+/// The text of a static asset: `env[binding].fetch(url)` then `.text()`.
+pub async fn asset_text(env: &worker::Env, binding: &str, url: &str) -> Result<String, String> {
+    let fetcher =
+        js_sys::Reflect::get(env.as_ref(), &binding.into()).map_err(|_| format!("binding {binding} missing"))?;
+    match fetch_text(&fetcher, url, None).await? {
+        (200, text) => Ok(text),
+        (status, _) => Err(format!("status {status}")),
+    }
 }

@@ -6,7 +6,6 @@
 use crate::error::{ApiError, ApiResult};
 use crate::liveness::Entry;
 use crate::throttle::lockout::LockoutState;
-use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue as V};
 
 const SCHEMA: [&str; 4] = [
@@ -34,8 +33,18 @@ impl Store {
         Ok(Store(sql))
     }
 
-    fn rows<T: serde::de::DeserializeOwned>(&self, query: &str, args: Vec<V>) -> ApiResult<Vec<T>> {
-        self.0.exec(query, args).map_err(err)?.to_array().map_err(err)
+    /// The first row of a query whose columns are all integers (or NULL), if any.
+    fn first_row(&self, query: &str, args: Vec<V>) -> ApiResult<Option<Vec<Option<i64>>>> {
+        let row = self.0.exec(query, args).map_err(err)?.raw().next().transpose().map_err(err)?;
+        Ok(row.map(|values| {
+            values
+                .into_iter()
+                .map(|v| match v {
+                    V::Integer(i) => Some(i),
+                    _ => None,
+                })
+                .collect()
+        }))
     }
 
     fn run(&self, query: &str, args: Vec<V>) -> ApiResult<()> {
@@ -45,29 +54,24 @@ impl Store {
     /// Counts one request in `name` for the window starting at `window` (older windows of
     /// that counter are dropped); the count after.
     pub fn count(&self, name: &str, window: i64) -> ApiResult<u32> {
-        #[derive(Deserialize)]
-        struct Count {
-            count: i64,
-        }
         self.run("DELETE FROM counters WHERE name = ? AND window_start < ?", vec![name.into(), V::Integer(window)])?;
-        let rows: Vec<Count> = self.rows(
+        let row = self.first_row(
             "INSERT INTO counters (name, window_start, count) VALUES (?, ?, 1) \
              ON CONFLICT (name, window_start) DO UPDATE SET count = count + 1 RETURNING count",
             vec![name.into(), V::Integer(window)],
         )?;
-        let count = rows.first().map(|c| c.count).ok_or_else(|| ApiError::unavailable("counter returned no row"))?;
+        let count = row.and_then(|r| r.first().copied().flatten());
+        let count = count.ok_or_else(|| ApiError::unavailable("counter returned no row"))?;
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     /// (counter, epoch) of the session book.
     pub fn book(&self) -> ApiResult<(i64, i64)> {
-        #[derive(Deserialize)]
-        struct Book {
-            counter: i64,
-            epoch: i64,
-        }
-        let rows: Vec<Book> = self.rows("SELECT counter, epoch FROM book WHERE id = 0", Vec::new())?;
-        Ok(rows.first().map_or((0, 0), |b| (b.counter, b.epoch)))
+        let row = self.first_row("SELECT counter, epoch FROM book WHERE id = 0", Vec::new())?;
+        Ok(match row.as_deref() {
+            Some([Some(counter), Some(epoch)]) => (*counter, *epoch),
+            _ => (0, 0),
+        })
     }
 
     pub fn set_book(&self, counter: i64, epoch: i64) -> ApiResult<()> {
@@ -79,21 +83,19 @@ impl Store {
     }
 
     pub fn session(&self, sid: &str) -> ApiResult<Option<Entry>> {
-        #[derive(Deserialize)]
-        struct Row {
-            seq: i64,
-            expires_at: i64,
-            user_created_at: i64,
-            ended: i64,
-        }
-        let rows: Vec<Row> =
-            self.rows("SELECT seq, expires_at, user_created_at, ended FROM sessions WHERE sid = ?", vec![sid.into()])?;
-        Ok(rows.first().map(|r| Entry {
-            seq: r.seq,
-            expires_at: r.expires_at,
-            user_created_at: r.user_created_at,
-            ended: r.ended != 0,
-        }))
+        let row = self.first_row(
+            "SELECT seq, expires_at, user_created_at, ended FROM sessions WHERE sid = ?",
+            vec![sid.into()],
+        )?;
+        Ok(match row.as_deref() {
+            Some([Some(seq), Some(expires_at), Some(user_created_at), Some(ended)]) => Some(Entry {
+                seq: *seq,
+                expires_at: *expires_at,
+                user_created_at: *user_created_at,
+                ended: *ended != 0,
+            }),
+            _ => None,
+        })
     }
 
     /// Stores a session (a session id seen again keeps its first entry).
@@ -118,19 +120,16 @@ impl Store {
     }
 
     pub fn lockout(&self) -> ApiResult<Option<LockoutState>> {
-        #[derive(Deserialize)]
-        struct Row {
-            failures: i64,
-            window_start: i64,
-            locked_until: Option<i64>,
-        }
-        let rows: Vec<Row> =
-            self.rows("SELECT failures, window_start, locked_until FROM lockout WHERE id = 0", Vec::new())?;
-        Ok(rows.first().map(|r| LockoutState {
-            failures: u32::try_from(r.failures).unwrap_or(u32::MAX),
-            window_start: r.window_start,
-            locked_until: r.locked_until,
-        }))
+        let row =
+            self.first_row("SELECT failures, window_start, locked_until FROM lockout WHERE id = 0", Vec::new())?;
+        Ok(match row.as_deref() {
+            Some([Some(failures), Some(window_start), locked_until]) => Some(LockoutState {
+                failures: u32::try_from(*failures).unwrap_or(u32::MAX),
+                window_start: *window_start,
+                locked_until: *locked_until,
+            }),
+            _ => None,
+        })
     }
 
     pub fn set_lockout(&self, s: &LockoutState) -> ApiResult<()> {

@@ -3,12 +3,12 @@
 //! object; a failure is 503 `service_unavailable` for the caller to fail closed or fall
 //! back as its tier says.
 
+use crate::edge::platform;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::{names, Counts, Done, LockAnswer, Op, SessionAnswer};
 use crate::throttle::lockout::{LockoutPolicy, LockoutState};
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
-use worker::{Env, Method, Request, RequestInit};
+use worker::Env;
 
 /// The Durable Object namespace binding.
 pub const BINDING: &str = "GATE";
@@ -19,15 +19,11 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
 
 async fn call<T: DeserializeOwned>(env: &Env, name: &str, op: &Op) -> ApiResult<T> {
     let body = serde_json::to_string(op).map_err(|e| unavailable("encode", e))?;
-    let stub =
-        env.durable_object(BINDING).and_then(|ns| ns.get_by_name(name)).map_err(|e| unavailable("binding", e))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://gate/", &init).map_err(|e| unavailable("request", e))?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(|e| unavailable("fetch", e))?;
-    let text = resp.text().await.map_err(|e| unavailable("read", e))?;
-    if resp.status_code() != 200 {
-        return Err(unavailable("answer", format!("{} {text}", resp.status_code())));
+    let stub = platform::durable_object(env, BINDING, name).map_err(|e| unavailable("binding", e))?;
+    let (status, text) =
+        platform::fetch_text(&stub, "https://gate/", Some(&body)).await.map_err(|e| unavailable("fetch", e))?;
+    if status != 200 {
+        return Err(unavailable("answer", format!("{status} {text}")));
     }
     serde_json::from_str(&text).map_err(|e| unavailable("decode", e))
 }
