@@ -69,7 +69,7 @@ impl<'a> RequestCtx<'a> {
     /// route (API-key authentication: a revoked key stops at once).
     pub fn primary_db(&self) -> ApiResult<Db> {
         let d1 = self.env.d1("DB").map_err(|e| ApiError::internal(format!("D1 binding DB missing: {e}")))?;
-        Db::open(&d1, Reads::Primary, None)
+        Ok(Db::open(d1, Reads::Primary, None))
     }
 
     pub fn body(&self) -> Option<&[u8]> {

@@ -14,19 +14,21 @@ use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 #[durable_object]
 pub struct Gate {
-    state: State,
+    /// Opened (tables created) once per instance, not per request.
+    store: ApiResult<Store>,
 }
 
 impl DurableObject for Gate {
     fn new(state: State, _env: Env) -> Self {
-        Gate { state }
+        Gate { store: Store::open(state.storage().sql()) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let text = req.text().await?;
-        let answer = match serde_json::from_str::<Op>(&text) {
-            Ok(op) => Store::open(self.state.storage().sql()).and_then(|store| apply(&store, op)),
-            Err(e) => Err(ApiError::internal(format!("gate op: {e}"))),
+        let answer = match (serde_json::from_str::<Op>(&text), &self.store) {
+            (Ok(op), Ok(store)) => apply(store, op),
+            (Err(e), _) => Err(ApiError::internal(format!("gate op: {e}"))),
+            (_, Err(e)) => Err(e.clone()),
         };
         match answer {
             Ok(body) => Response::ok(body),

@@ -52,7 +52,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
     let outcome: Result<Reply, ApiError> = match settings {
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
         Ok(settings) => {
-            match env.d1("DB").map_err(|e| ApiError::internal(format!("D1 binding DB missing: {e}"))).and_then(|d1| {
+            match env.d1("DB").map_err(|e| ApiError::internal(format!("D1 binding DB missing: {e}"))).map(|d1| {
                 // Read-only routes may read a replica, at least as new as the client's bookmark.
                 let reads = match routes::resolve(&method, &path) {
                     Ok(route) if route.policy().replica => Reads::Replica,
@@ -62,8 +62,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
                 let presented =
                     get("X-D1-Bookmark").or_else(|| cookies::get(&cookie, cookies::BOOKMARK_COOKIE).map(str::to_owned));
                 let bookmark = presented.as_deref().and_then(cookies::bookmark);
-                // A bookmark D1 does not accept is ignored, not an error.
-                Db::open(&d1, reads, bookmark).or_else(|_| Db::open(&d1, reads, None))
+                Db::open(d1, reads, bookmark)
             }) {
                 Err(e) => Err(e),
                 Ok(db) => {

@@ -14,11 +14,7 @@ pub async fn run(env: &Env) {
         Ok(s) => s,
         Err(e) => return skipped(&e.to_string()),
     };
-    let db = match env
-        .d1("DB")
-        .map_err(|e| e.to_string())
-        .and_then(|d| Db::open(&d, Reads::Primary, None).map_err(|e| e.cause.unwrap_or_default()))
-    {
+    let db = match env.d1("DB").map(|d| Db::open(d, Reads::Primary, None)).map_err(|e| e.to_string()) {
         Ok(db) => db,
         Err(e) => return skipped(&e),
     };

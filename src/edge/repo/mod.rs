@@ -103,28 +103,48 @@ pub enum Reads {
 /// are sequentially consistent with its own writes, and its bookmark (answered as
 /// `X-D1-Bookmark`) lets the client's next request read at least what this one saw or wrote.
 #[derive(Clone)]
-pub struct Db(std::rc::Rc<D1DatabaseSession>);
+pub struct Db(std::rc::Rc<Lazy>);
+
+/// The session is opened by the first statement: a request that never touches D1
+/// (`/health`, an access-token `/me`) pays no JS call for it.
+struct Lazy {
+    db: D1Database,
+    anchor: String,
+    session: std::cell::OnceCell<D1DatabaseSession>,
+}
 
 impl Db {
     /// A session on `db`: `bookmark` (from the client) anchors a replica session.
-    pub fn open(db: &D1Database, reads: Reads, bookmark: Option<&str>) -> ApiResult<Self> {
+    pub fn open(db: D1Database, reads: Reads, bookmark: Option<&str>) -> Self {
         let anchor = match (reads, bookmark) {
             (Reads::Primary, _) => "first-primary",
             (Reads::Replica, Some(b)) => b,
             (Reads::Replica, None) => "first-unconstrained",
         };
-        db.with_session(Some(anchor)).map(|s| Db(std::rc::Rc::new(s))).map_err(storage_error)
+        Db(std::rc::Rc::new(Lazy { db, anchor: anchor.to_owned(), session: std::cell::OnceCell::new() }))
     }
 
-    /// The latest bookmark of the session (`None` before its first query).
+    fn session(&self) -> ApiResult<&D1DatabaseSession> {
+        if let Some(s) = self.0.session.get() {
+            return Ok(s);
+        }
+        // A bookmark D1 does not accept is ignored, not an error.
+        let opened = match self.0.db.with_session(Some(&self.0.anchor)) {
+            Ok(s) => s,
+            Err(_) => self.0.db.with_session(Some("first-unconstrained")).map_err(storage_error)?,
+        };
+        Ok(self.0.session.get_or_init(|| opened))
+    }
+
+    /// The latest bookmark of the session (`None` when it never ran a query).
     pub fn bookmark(&self) -> Option<String> {
-        self.0.get_bookmark().ok().flatten()
+        self.0.session.get().and_then(|s| s.get_bookmark().ok().flatten())
     }
 
     /// A prepared statement with its arguments bound (?1, ?2, ...).
     pub(in crate::edge::repo) fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<D1PreparedStatement> {
         let values: Vec<JsValue> = args.iter().map(js).collect();
-        self.0.prepare(sql).bind(&values).map_err(storage_error)
+        self.session()?.prepare(sql).bind(&values).map_err(storage_error)
     }
 
     pub(in crate::edge::repo) async fn first<T: DeserializeOwned>(
@@ -152,7 +172,7 @@ impl Db {
 
     /// Runs statements atomically (one implicit transaction): all or nothing.
     pub(in crate::edge::repo) async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
-        self.0.batch(statements).await.map_err(storage_error)
+        self.session()?.batch(statements).await.map_err(storage_error)
     }
 }
 
