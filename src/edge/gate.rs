@@ -14,21 +14,19 @@ use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 #[durable_object]
 pub struct Gate {
-    /// Opened (tables created) once per instance, not per request.
-    store: ApiResult<Store>,
+    store: Store,
 }
 
 impl DurableObject for Gate {
     fn new(state: State, _env: Env) -> Self {
-        Gate { store: Store::open(state.storage().sql()) }
+        Gate { store: Store::new(state.storage().sql()) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let text = req.text().await?;
-        let answer = match (serde_json::from_str::<Op>(&text), &self.store) {
-            (Ok(op), Ok(store)) => apply(store, op),
-            (Err(e), _) => Err(ApiError::internal(format!("gate op: {e}"))),
-            (_, Err(e)) => Err(e.clone()),
+        let answer = match serde_json::from_str::<Op>(&text) {
+            Ok(op) => apply(&self.store, op),
+            Err(e) => Err(ApiError::internal(format!("gate op: {e}"))),
         };
         match answer {
             Ok(body) => Response::ok(body),

@@ -1,12 +1,21 @@
 //! The storage of one `Gate` Durable Object: its own SQLite database (synchronous calls,
-//! so each operation of the object is atomic). Tables are created empty and used by the
-//! kind of object that needs them: `counters` by every object, `sessions` and `book` by
-//! user objects, `lockout` by lockout objects.
+//! so each operation of the object is atomic). Each table is created by the first operation
+//! that needs it, so an object only holds what its kind uses: `counters` every object that
+//! counts, `sessions` and `book` user objects, `lockout` lockout objects (a fresh per-IP
+//! object pays one `CREATE TABLE`, not four).
 
 use crate::error::{ApiError, ApiResult};
 use crate::liveness::Entry;
 use crate::throttle::lockout::LockoutState;
 use worker::{SqlStorage, SqlStorageValue as V};
+
+#[derive(Clone, Copy)]
+enum Table {
+    Counters = 0,
+    Sessions = 1,
+    Book = 2,
+    Lockout = 3,
+}
 
 const SCHEMA: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, window_start INTEGER NOT NULL, \
@@ -23,19 +32,30 @@ fn err(e: worker::Error) -> ApiError {
     ApiError::unavailable(format!("object storage: {e}"))
 }
 
-pub struct Store(SqlStorage);
+pub struct Store {
+    sql: SqlStorage,
+    /// Tables known to exist (bit per `Table`), for this instance's life.
+    created: std::cell::Cell<u8>,
+}
 
 impl Store {
-    pub fn open(sql: SqlStorage) -> ApiResult<Store> {
-        for statement in SCHEMA {
-            sql.exec(statement, None).map_err(err)?;
+    pub fn new(sql: SqlStorage) -> Store {
+        Store { sql, created: std::cell::Cell::new(0) }
+    }
+
+    fn table(&self, t: Table) -> ApiResult<()> {
+        let bit = 1u8 << (t as u8);
+        if self.created.get() & bit == 0 {
+            let statement = SCHEMA.get(t as usize).copied().unwrap_or_default();
+            self.sql.exec(statement, None).map_err(err)?;
+            self.created.set(self.created.get() | bit);
         }
-        Ok(Store(sql))
+        Ok(())
     }
 
     /// The first row of a query whose columns are all integers (or NULL), if any.
     fn first_row(&self, query: &str, args: Vec<V>) -> ApiResult<Option<Vec<Option<i64>>>> {
-        let row = self.0.exec(query, args).map_err(err)?.raw().next().transpose().map_err(err)?;
+        let row = self.sql.exec(query, args).map_err(err)?.raw().next().transpose().map_err(err)?;
         Ok(row.map(|values| {
             values
                 .into_iter()
@@ -48,12 +68,13 @@ impl Store {
     }
 
     fn run(&self, query: &str, args: Vec<V>) -> ApiResult<()> {
-        self.0.exec(query, args).map(|_| ()).map_err(err)
+        self.sql.exec(query, args).map(|_| ()).map_err(err)
     }
 
     /// Counts one request in `name` for the window starting at `window` (older windows of
     /// that counter are dropped); the count after.
     pub fn count(&self, name: &str, window: i64) -> ApiResult<u32> {
+        self.table(Table::Counters)?;
         self.run("DELETE FROM counters WHERE name = ? AND window_start < ?", vec![name.into(), V::Integer(window)])?;
         let row = self.first_row(
             "INSERT INTO counters (name, window_start, count) VALUES (?, ?, 1) \
@@ -67,6 +88,7 @@ impl Store {
 
     /// (counter, epoch) of the session book.
     pub fn book(&self) -> ApiResult<(i64, i64)> {
+        self.table(Table::Book)?;
         let row = self.first_row("SELECT counter, epoch FROM book WHERE id = 0", Vec::new())?;
         Ok(match row.as_deref() {
             Some([Some(counter), Some(epoch)]) => (*counter, *epoch),
@@ -75,6 +97,7 @@ impl Store {
     }
 
     pub fn set_book(&self, counter: i64, epoch: i64) -> ApiResult<()> {
+        self.table(Table::Book)?;
         self.run(
             "INSERT INTO book (id, counter, epoch) VALUES (0, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET counter = excluded.counter, epoch = excluded.epoch",
@@ -83,6 +106,7 @@ impl Store {
     }
 
     pub fn session(&self, sid: &str) -> ApiResult<Option<Entry>> {
+        self.table(Table::Sessions)?;
         let row = self.first_row(
             "SELECT seq, expires_at, user_created_at, ended FROM sessions WHERE sid = ?",
             vec![sid.into()],
@@ -100,6 +124,7 @@ impl Store {
 
     /// Stores a session (a session id seen again keeps its first entry).
     pub fn put_session(&self, sid: &str, e: &Entry, now: i64) -> ApiResult<()> {
+        self.table(Table::Sessions)?;
         // Expired sessions are pruned as new ones arrive.
         self.run("DELETE FROM sessions WHERE expires_at <= ?", vec![V::Integer(now)])?;
         self.run(
@@ -116,10 +141,12 @@ impl Store {
     }
 
     pub fn end_session(&self, sid: &str) -> ApiResult<()> {
+        self.table(Table::Sessions)?;
         self.run("UPDATE sessions SET ended = 1 WHERE sid = ?", vec![sid.into()])
     }
 
     pub fn lockout(&self) -> ApiResult<Option<LockoutState>> {
+        self.table(Table::Lockout)?;
         let row =
             self.first_row("SELECT failures, window_start, locked_until FROM lockout WHERE id = 0", Vec::new())?;
         Ok(match row.as_deref() {
@@ -133,6 +160,7 @@ impl Store {
     }
 
     pub fn set_lockout(&self, s: &LockoutState) -> ApiResult<()> {
+        self.table(Table::Lockout)?;
         self.run(
             "INSERT INTO lockout (id, failures, window_start, locked_until) VALUES (0, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
@@ -146,6 +174,7 @@ impl Store {
     }
 
     pub fn clear_lockout(&self) -> ApiResult<()> {
+        self.table(Table::Lockout)?;
         self.run("DELETE FROM lockout WHERE id = 0", Vec::new())
     }
 }
