@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Op {
     /// Counts one request in each named counter for the fixed window starting at `window`
-    /// (older windows are dropped). Answer: [`Counts`].
-    Count { window: i64, counters: Vec<String> },
+    /// and ending at `until` (older windows are dropped). Answer: [`Counts`].
+    Count { window: i64, until: i64, counters: Vec<String> },
     /// Whether session `sid` is live at `now` and, if it is, counts the request in the
-    /// user's window. Answer: [`SessionAnswer`].
-    Session { sid: String, now: i64, window: i64 },
+    /// user's window (ending at `until`). Answer: [`SessionAnswer`].
+    Session { sid: String, now: i64, window: i64, until: i64 },
     /// A new session (after its D1 row was written). Answer: [`Done`].
     Open { sid: String, expires_at: i64, user_created_at: i64, now: i64 },
     /// A session the object did not know, as D1 shows it live: registered with the number
@@ -35,6 +35,23 @@ pub enum Op {
     LockoutFailure { now: i64, threshold: u32, window_secs: i64, lock_secs: i64 },
     /// Clears the account's failures. Answer: [`Done`].
     LockoutClear,
+}
+
+impl Op {
+    /// Until when (unix seconds) what this operation stores is needed: past the latest such
+    /// instant of all its operations, an object holds nothing of use and deletes its storage
+    /// (an alarm), so the objects of one-off client IPs do not accumulate. `None`: the
+    /// operation stores nothing that must outlive what is already kept.
+    pub fn keep_until(&self) -> Option<i64> {
+        match self {
+            Op::Count { until, .. } | Op::Session { until, .. } => Some(*until),
+            Op::Open { expires_at, .. } | Op::Adopt { expires_at, .. } => Some(*expires_at),
+            Op::LockoutFailure { now, window_secs, lock_secs, .. } => {
+                Some(now.saturating_add(*window_secs).saturating_add((*lock_secs).max(1)))
+            }
+            Op::End { .. } | Op::EndAll | Op::Lockout | Op::LockoutClear => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +124,10 @@ mod tests {
         assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);
         assert_eq!(serde_json::to_string(&Op::EndAll).unwrap(), r#""endAll""#);
         assert_eq!(serde_json::from_str::<Op>(r#""endAll""#).unwrap(), Op::EndAll);
+        let count = Op::Count { window: 60, until: 120, counters: vec![String::new()] };
+        assert_eq!(count.keep_until(), Some(120));
+        assert_eq!(op.keep_until(), Some(5 + 900 + 900), "a failure is kept for its window and lock");
+        assert_eq!(Op::EndAll.keep_until(), None);
         let a = SessionAnswer { state: SessionState::Unknown, user_created_at: None, count: None, seq: Some(3) };
         let back: SessionAnswer = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
         assert_eq!(back, a);

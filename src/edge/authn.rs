@@ -176,7 +176,8 @@ async fn session_from_jwt(ctx: &RequestCtx<'_>, token: &str, via: Via) -> ApiRes
     // user's current role.
     let role = Role::parse(&claims.role).ok_or_else(|| unauthorized("Invalid access token"))?;
     let window = throttle::window(ctx);
-    let mut answer = gates::session(ctx.env, &claims.sub, &claims.sid, ctx.now, window).await?;
+    let until = throttle::window_end(ctx);
+    let mut answer = gates::session(ctx.env, &claims.sub, &claims.sid, ctx.now, window, until).await?;
     if answer.state == SessionState::Unknown {
         answer = adopt(ctx, &claims.sub, &claims.sid, answer.seq.unwrap_or_default(), window).await?;
     }
@@ -225,7 +226,8 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
         return Err(ApiError::new(ErrorCode::AccountDisabled));
     }
     let bucket = format!("key:{hash}");
-    let count = gates::count(ctx.env, &names::api_key(&hash), throttle::window(ctx), &[""]).await?;
+    let count =
+        gates::count(ctx.env, &names::api_key(&hash), throttle::window(ctx), throttle::window_end(ctx), &[""]).await?;
     let perms = role_permissions(ctx, row.role).await?;
     let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
     let scopes: PermissionSet = scopes.iter().filter_map(|s| Permission::parse(s)).collect();

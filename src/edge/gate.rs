@@ -12,26 +12,73 @@ use crate::throttle::lockout::{self, LockoutPolicy, LockoutState};
 use serde::Serialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
-#[durable_object]
+// Only the handlers it uses (`fetch` and `alarm`): the WebSocket and socket glue would
+// only add wasm size.
+#[durable_object(alarm)]
 pub struct Gate {
+    state: State,
     store: Store,
 }
 
 impl DurableObject for Gate {
     fn new(state: State, _env: Env) -> Self {
-        Gate { store: Store::new(state.storage().sql()) }
+        let store = Store::new(state.storage().sql());
+        Gate { state, store }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let text = req.text().await?;
         let answer = match serde_json::from_str::<Op>(&text) {
-            Ok(op) => apply(&self.store, op),
+            Ok(op) => {
+                // An operation that keeps nothing still gets the object deleted a minute
+                // later if nothing else keeps it (a lockout check of an unknown email).
+                let keep = op.keep_until().unwrap_or_else(|| now() + IDLE_SECS);
+                let answer = apply(&self.store, op);
+                match self.store.extend_keep(keep) {
+                    Ok(true) => self.schedule(keep).await.map(|_| answer).unwrap_or_else(Err),
+                    Ok(false) => answer,
+                    Err(e) => Err(e),
+                }
+            }
             Err(e) => Err(ApiError::internal(format!("gate op: {e}"))),
         };
         match answer {
             Ok(body) => Response::ok(body),
             Err(e) => Response::error(e.cause.unwrap_or_default(), 503),
         }
+    }
+
+    /// Past the keep-until instant nothing the object holds is of use (windows over,
+    /// sessions expired, lockout released): its storage is deleted, so the objects of
+    /// one-off client IPs cost nothing once their window is over.
+    async fn alarm(&self) -> worker::Result<Response> {
+        let until = self.store.keep_until().map_err(|e| worker::Error::RustError(e.cause.unwrap_or_default()))?;
+        if until > now() {
+            self.schedule(until).await.map_err(|e| worker::Error::RustError(e.cause.unwrap_or_default()))?;
+        } else {
+            self.state.storage().delete_all().await?;
+            self.store.forget_tables();
+        }
+        Response::ok("")
+    }
+}
+
+/// How long an object that keeps nothing lives after its last use.
+const IDLE_SECS: i64 = 60;
+
+fn now() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+impl Gate {
+    /// Sets the alarm at `until` (unix seconds), plus a second of slack.
+    async fn schedule(&self, until: i64) -> ApiResult<()> {
+        let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64((until.saturating_add(1) as f64) * 1000.0));
+        self.state
+            .storage()
+            .set_alarm(worker::ScheduledTime::new(at))
+            .await
+            .map_err(|e| ApiError::unavailable(format!("object alarm: {e}")))
     }
 }
 
@@ -66,11 +113,11 @@ fn session_answer(store: &Store, entry: Option<&Entry>, epoch: i64, now: i64, wi
 fn apply(store: &Store, op: Op) -> ApiResult<String> {
     let done = || json(&Done { ok: true });
     match op {
-        Op::Count { window, counters } => {
+        Op::Count { window, counters, .. } => {
             let counts = counters.iter().map(|c| store.count(c, window)).collect::<ApiResult<Vec<u32>>>()?;
             json(&Counts { counts })
         }
-        Op::Session { sid, now, window } => {
+        Op::Session { sid, now, window, .. } => {
             let (_, epoch) = store.book()?;
             json(&session_answer(store, store.session(&sid)?.as_ref(), epoch, now, window)?)
         }

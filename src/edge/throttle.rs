@@ -39,6 +39,11 @@ pub fn window(ctx: &RequestCtx<'_>) -> i64 {
     rate_limit::window_start(ctx.now, ctx.settings.rate_limit_period)
 }
 
+/// The end of the current window.
+pub fn window_end(ctx: &RequestCtx<'_>) -> i64 {
+    window(ctx).saturating_add(ctx.settings.rate_limit_period)
+}
+
 /// Applies a counted hit: under the limit, the `X-RateLimit-*` headers; over it, 429 with
 /// `Retry-After` and those headers (audited once per bucket and window).
 pub fn apply(ctx: &RequestCtx<'_>, hit: &Hit) -> ApiResult<LimitHeaders> {
@@ -93,7 +98,8 @@ pub async fn ip_tier(ctx: &RequestCtx<'_>, tier: Tier) -> ApiResult<LimitHeaders
             return auth_tier_ipv6(ctx, bucket, format!("auth48:{wide}"), limit).await;
         }
     }
-    let counted = gates::count(ctx.env, &names::ip(tier.as_str(), &ip_bucket), window(ctx), &[""]).await;
+    let counted =
+        gates::count(ctx.env, &names::ip(tier.as_str(), &ip_bucket), window(ctx), window_end(ctx), &[""]).await;
     match counted.map(|c| c.first().copied()) {
         Ok(Some(count)) => apply(ctx, &Hit { tier, bucket, count, limit }),
         Ok(None) | Err(_) if tier == Tier::Auth => {
@@ -118,10 +124,11 @@ pub async fn ip_tier(ctx: &RequestCtx<'_>, tier: Tier) -> ApiResult<LimitHeaders
 /// auth counter).
 async fn auth_tier_ipv6(ctx: &RequestCtx<'_>, narrow: String, wide: String, limit: u32) -> ApiResult<LimitHeaders> {
     let name = names::ip("auth48", wide.trim_start_matches("auth48:"));
-    let counts = gates::count(ctx.env, &name, window(ctx), &[narrow.as_str(), ""]).await.map_err(|e| {
-        let cause = e.cause.unwrap_or_default();
-        ApiError::unavailable(format!("rate-limit counter unavailable (auth tier fails closed): {cause}"))
-    })?;
+    let counts =
+        gates::count(ctx.env, &name, window(ctx), window_end(ctx), &[narrow.as_str(), ""]).await.map_err(|e| {
+            let cause = e.cause.unwrap_or_default();
+            ApiError::unavailable(format!("rate-limit counter unavailable (auth tier fails closed): {cause}"))
+        })?;
     let (n, w) = match counts.as_slice() {
         [n, w] => (*n, *w),
         _ => return Err(ApiError::unavailable("rate-limit counter answered the wrong counts")),

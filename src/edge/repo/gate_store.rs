@@ -15,9 +15,10 @@ enum Table {
     Sessions = 1,
     Book = 2,
     Lockout = 3,
+    Keep = 4,
 }
 
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, window_start INTEGER NOT NULL, \
      count INTEGER NOT NULL, PRIMARY KEY (name, window_start))",
     "CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, seq INTEGER NOT NULL, expires_at INTEGER NOT NULL, \
@@ -26,6 +27,7 @@ const SCHEMA: [&str; 4] = [
      epoch INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS lockout (id INTEGER PRIMARY KEY CHECK (id = 0), failures INTEGER NOT NULL, \
      window_start INTEGER NOT NULL, locked_until INTEGER)",
+    "CREATE TABLE IF NOT EXISTS keep (id INTEGER PRIMARY KEY CHECK (id = 0), until INTEGER NOT NULL)",
 ];
 
 fn err(e: worker::Error) -> ApiError {
@@ -51,6 +53,30 @@ impl Store {
             self.created.set(self.created.get() | bit);
         }
         Ok(())
+    }
+
+    /// The storage was deleted (`deleteAll`): its tables are gone.
+    pub fn forget_tables(&self) {
+        self.created.set(0);
+    }
+
+    /// Until when (unix seconds) the object's state is needed; 0 when never set.
+    pub fn keep_until(&self) -> ApiResult<i64> {
+        self.table(Table::Keep)?;
+        let row = self.first_row("SELECT until FROM keep WHERE id = 0", Vec::new())?;
+        Ok(row.and_then(|r| r.first().copied().flatten()).unwrap_or(0))
+    }
+
+    /// Extends the keep-until instant; `true` when it moved (the alarm must follow).
+    pub fn extend_keep(&self, until: i64) -> ApiResult<bool> {
+        if until <= self.keep_until()? {
+            return Ok(false);
+        }
+        self.run(
+            "INSERT INTO keep (id, until) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET until = excluded.until",
+            vec![V::Integer(until)],
+        )?;
+        Ok(true)
     }
 
     /// The first row of a query whose columns are all integers (or NULL), if any.

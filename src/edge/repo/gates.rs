@@ -28,9 +28,10 @@ async fn call<T: DeserializeOwned>(env: &Env, name: &str, op: &Op) -> ApiResult<
     serde_json::from_str(&text).map_err(|e| unavailable("decode", e))
 }
 
-/// Counts one request in each of `counters` of object `name` for the window; the counts.
-pub async fn count(env: &Env, name: &str, window: i64, counters: &[&str]) -> ApiResult<Vec<u32>> {
-    let op = Op::Count { window, counters: counters.iter().map(|c| (*c).to_owned()).collect() };
+/// Counts one request in each of `counters` of object `name` for the window
+/// `[window, until)`; the counts.
+pub async fn count(env: &Env, name: &str, window: i64, until: i64, counters: &[&str]) -> ApiResult<Vec<u32>> {
+    let op = Op::Count { window, until, counters: counters.iter().map(|c| (*c).to_owned()).collect() };
     let answer: Counts = call(env, name, &op).await?;
     if answer.counts.len() != counters.len() {
         return Err(unavailable("answer", "wrong number of counts"));
@@ -38,9 +39,10 @@ pub async fn count(env: &Env, name: &str, window: i64, counters: &[&str]) -> Api
     Ok(answer.counts)
 }
 
-/// Whether session `sid` of `user` is live (and counts the request in the user's window).
-pub async fn session(env: &Env, user: &str, sid: &str, now: i64, window: i64) -> ApiResult<SessionAnswer> {
-    call(env, &names::user(user), &Op::Session { sid: sid.to_owned(), now, window }).await
+/// Whether session `sid` of `user` is live (and counts the request in the user's window
+/// `[window, until)`).
+pub async fn session(env: &Env, user: &str, sid: &str, now: i64, window: i64, until: i64) -> ApiResult<SessionAnswer> {
+    call(env, &names::user(user), &Op::Session { sid: sid.to_owned(), now, window, until }).await
 }
 
 /// A session the user's object did not know, adopted as D1 shows it live.
