@@ -1,9 +1,11 @@
 // Baseline for the benchmark: a minimal plain-JavaScript worker that does only the storage
 // and crypto work each benchmarked scenario of secure-api needs (the same D1 statements,
-// WebCrypto PBKDF2 / HMAC-SHA256 / SHA-256, the same rate-limit binding calls), with no
-// validation, error model, headers policy or audit redaction beyond that. It runs on the
-// same local runtime against a copy of the same seeded D1, so the CPU ratio
-// secure-api / baseline measures our overhead. Not a product: no input checks at all.
+// the same Durable Object calls: a counter per client IP or key, the user's session check
+// and count, the lockout read and the session registration at login; WebCrypto PBKDF2 /
+// HMAC-SHA256 / SHA-256, the same rate-limit binding calls), with no validation, error
+// model, headers policy or audit redaction beyond that. It runs on the same local runtime
+// against a copy of the same seeded D1, so the CPU ratio secure-api / baseline measures our
+// overhead. Not a product: no input checks at all.
 
 const enc = new TextEncoder();
 let hmacKey;
@@ -21,8 +23,55 @@ const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart
 const sha256hex = async (s) => hex(await crypto.subtle.digest("SHA-256", enc.encode(s)));
 const json = (v, status = 200) => new Response(JSON.stringify(v), { status, headers: { "Content-Type": "application/json" } });
 const now = () => Math.floor(Date.now() / 1000);
-const COUNTER = "INSERT INTO rate_limit_counters (bucket, window_start, count) VALUES (?1, ?2, 1) ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count";
 const windowStart = (t) => t - (t % 60);
+
+// The per-key Durable Object: exact counters, the user's sessions, the account lockout
+// (the same SQLite work as secure-api's `Gate`, in the same JSON-over-fetch style).
+export class Gate {
+  constructor(state) {
+    this.sql = state.storage.sql;
+    this.made = new Set();
+  }
+  table(name, ddl) {
+    if (!this.made.has(name)) {
+      this.sql.exec(ddl);
+      this.made.add(name);
+    }
+  }
+  count(name, window) {
+    this.table("counters", "CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, window_start INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (name, window_start))");
+    this.sql.exec("DELETE FROM counters WHERE name = ? AND window_start < ?", name, window);
+    return this.sql.exec("INSERT INTO counters (name, window_start, count) VALUES (?, ?, 1) ON CONFLICT (name, window_start) DO UPDATE SET count = count + 1 RETURNING count", name, window).one().count;
+  }
+  sessions() {
+    this.table("sessions", "CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, seq INTEGER NOT NULL, expires_at INTEGER NOT NULL, user_created_at INTEGER NOT NULL, ended INTEGER NOT NULL DEFAULT 0)");
+  }
+  async fetch(req) {
+    const op = await req.json();
+    if (op.op === "count") return Response.json({ count: this.count("", op.window) });
+    if (op.op === "open" || op.op === "adopt") {
+      this.sessions();
+      this.sql.exec("INSERT INTO sessions (sid, seq, expires_at, user_created_at) VALUES (?, 1, ?, ?) ON CONFLICT (sid) DO NOTHING", op.sid, op.expiresAt, op.createdAt);
+    }
+    if (op.op === "session" || op.op === "adopt") {
+      this.sessions();
+      const row = [...this.sql.exec("SELECT seq, expires_at, user_created_at, ended FROM sessions WHERE sid = ?", op.sid)][0];
+      if (!row) return Response.json({ state: "unknown" });
+      return Response.json({ state: "live", createdAt: row.user_created_at, count: this.count("", op.window) });
+    }
+    if (op.op === "lockout") {
+      this.table("lockout", "CREATE TABLE IF NOT EXISTS lockout (id INTEGER PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL, locked_until INTEGER)");
+      const row = [...this.sql.exec("SELECT failures, window_start, locked_until FROM lockout WHERE id = 0")][0];
+      return Response.json(row || { failures: 0 });
+    }
+    return Response.json({ ok: true });
+  }
+}
+
+async function gate(env, name, op) {
+  const res = await env.GATE.getByName(name).fetch("https://gate/", { method: "POST", body: JSON.stringify(op) });
+  return res.json();
+}
 
 async function signJwt(env, claims) {
   const head = b64u(enc.encode(JSON.stringify({ alg: "HS256", typ: "JWT", kid: "baseline" })));
@@ -47,19 +96,19 @@ function audit(env, ctx, action, userId) {
 async function me(req, env) {
   const claims = await verifyJwt(env, (req.headers.get("Authorization") || "").slice(7));
   if (!claims) return json({ error: "unauthorized" }, 401);
-  const [session] = await env.DB.batch([
-    env.DB.prepare("SELECT u.email, u.role, u.is_active, u.created_at, f.revoked_at, f.expires_at FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND u.id = ?2").bind(claims.sid, claims.sub),
-    env.DB.prepare("INSERT INTO rate_limit_counters (bucket, window_start, count) SELECT ?1, ?2, 1 WHERE EXISTS (SELECT 1 FROM refresh_families WHERE id = ?3 AND user_id = ?4 AND revoked_at IS NULL) ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count")
-      .bind(`user:${claims.sub}`, windowStart(now()), claims.sid, claims.sub),
-  ]);
-  const u = session.results[0];
-  return json({ id: claims.sub, email: u.email, role: u.role, isActive: true, createdAt: new Date(u.created_at * 1000).toISOString() });
+  const name = `user:${claims.sub}`;
+  let s = await gate(env, name, { op: "session", sid: claims.sid, window: windowStart(now()) });
+  if (s.state === "unknown") {
+    const f = await env.DB.prepare("SELECT u.is_active, u.created_at, f.revoked_at, f.expires_at FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND u.id = ?2").bind(claims.sid, claims.sub).first();
+    s = await gate(env, name, { op: "adopt", sid: claims.sid, expiresAt: f.expires_at, createdAt: f.created_at, window: windowStart(now()) });
+  }
+  return json({ id: claims.sub, email: claims.email, role: claims.role, isActive: true, createdAt: new Date(s.createdAt * 1000).toISOString() });
 }
 
 async function listPosts(req, env) {
   const ip = req.headers.get("CF-Connecting-IP") || "unknown";
   await env.ANON_LIMITER.limit({ key: `anonymous:${ip}` });
-  await env.DB.prepare(COUNTER).bind(`anonymous:${ip}`, windowStart(now())).first();
+  await gate(env, `ip:anonymous:${ip}`, { op: "count", window: windowStart(now()) });
   const filter = "(published = 1 OR author_id = ?1 OR ?2 = 1) AND (?3 IS NULL OR published = ?3)";
   const [count, rows] = await env.DB.batch([
     env.DB.prepare(`SELECT count(*) AS n FROM posts WHERE ${filter}`).bind("", 0, null),
@@ -71,13 +120,9 @@ async function listPosts(req, env) {
 
 async function createPost(req, env, ctx) {
   const hash = await sha256hex(req.headers.get("X-API-Key"));
-  const [keys] = await env.DB.batch([
-    env.DB.prepare("SELECT k.id, k.user_id, k.scopes, k.rate_limit, k.expires_at, k.revoked_at, k.last_used_at, u.email, u.role, u.is_active, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1").bind(hash),
-    env.DB.prepare("INSERT INTO rate_limit_counters (bucket, window_start, count) SELECT ?1, ?2, 1 WHERE EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)) ON CONFLICT (bucket, window_start) DO UPDATE SET count = count + 1 RETURNING count")
-      .bind(`key:${hash}`, windowStart(now()), hash, now()),
-  ]);
-  const k = keys.results[0];
+  const k = await env.DB.withSession("first-primary").prepare("SELECT k.id, k.user_id, k.scopes, k.rate_limit, k.expires_at, k.revoked_at, k.last_used_at, u.email, u.role, u.is_active, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1").bind(hash).first();
   if (!k) return json({ error: "unauthorized" }, 401);
+  await gate(env, `key:${hash}`, { op: "count", window: windowStart(now()) });
   const input = await req.json();
   const id = crypto.randomUUID();
   const row = await env.DB.prepare("INSERT INTO posts (id, author_id, title, body, published, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id, author_id, title, body, published, created_at, updated_at")
@@ -95,23 +140,20 @@ async function session(env, ctx, user, t) {
   const family = crypto.randomUUID();
   const token = "rt_" + b64u(crypto.getRandomValues(new Uint8Array(32)));
   await env.DB.batch([
-    env.DB.prepare("DELETE FROM login_lockouts WHERE account_key = ?1").bind(await sha256hex(user.email)),
     env.DB.prepare("INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)").bind(family, user.id, t, t + 604800),
     env.DB.prepare("INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)").bind(await sha256hex(token), family, t, t + 604800),
   ]);
+  await gate(env, `user:${user.id}`, { op: "open", sid: family, expiresAt: t + 604800, createdAt: user.created_at });
   return { family, token };
 }
 
 async function login(req, env, ctx) {
   const ip = req.headers.get("CF-Connecting-IP") || "unknown";
   await env.AUTH_LIMITER.limit({ key: `auth:${ip}` });
-  await env.DB.prepare(COUNTER).bind(`auth:${ip}`, windowStart(now())).first();
+  await gate(env, `ip:auth:${ip}`, { op: "count", window: windowStart(now()) });
   const { email, password } = await req.json();
-  const [users] = await env.DB.batch([
-    env.DB.prepare("SELECT id, email, password_hash, role, is_active FROM users WHERE email = ?1").bind(email),
-    env.DB.prepare("SELECT failures, window_start, locked_until FROM login_lockouts WHERE account_key = ?1").bind(await sha256hex(email)),
-  ]);
-  const user = users.results[0];
+  await gate(env, `lockout:${await sha256hex(email)}`, { op: "lockout" });
+  const user = await env.DB.prepare("SELECT id, email, password_hash, role, is_active, created_at FROM users WHERE email = ?1").bind(email).first();
   const [, , iter, salt, hash] = user.password_hash.split("$");
   const derived = await pbkdf2(password, unb64u(salt), Number(iter.slice(2)));
   if (b64u(derived) !== hash) return json({ error: "invalid_credentials" }, 401);
@@ -125,7 +167,7 @@ async function login(req, env, ctx) {
 async function refresh(req, env, ctx) {
   const ip = req.headers.get("CF-Connecting-IP") || "unknown";
   await env.ANON_LIMITER.limit({ key: `anonymous:${ip}` });
-  await env.DB.prepare(COUNTER).bind(`anonymous:${ip}`, windowStart(now())).first();
+  await gate(env, `ip:anonymous:${ip}`, { op: "count", window: windowStart(now()) });
   const { refreshToken } = await req.json();
   const hash = await sha256hex(refreshToken);
   const row = await env.DB.prepare("SELECT t.family_id, t.expires_at, t.rotated_at, f.user_id, f.expires_at AS family_expires_at, f.revoked_at AS family_revoked_at, u.email, u.role, u.is_active FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id WHERE t.token_hash = ?1").bind(hash).first();
