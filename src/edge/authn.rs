@@ -215,7 +215,7 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
         return Err(unauthorized("Invalid API key"));
     }
     let hash = api_key::hash_key(key);
-    let row = api_keys::load(&ctx.primary_db()?, &hash).await?.ok_or_else(|| unauthorized("Invalid API key"))?;
+    let row = api_keys::load(&ctx.primary_db(), &hash).await?.ok_or_else(|| unauthorized("Invalid API key"))?;
     if row.revoked_at.is_some() {
         return Err(unauthorized("API key has been revoked"));
     }

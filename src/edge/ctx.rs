@@ -3,9 +3,8 @@
 //! (the reply, its audit events, cookies) travels back in its return value. A leaf
 //! module: it knows storage and settings, nothing of routing or handlers.
 
-use super::repo::{Db, Reads};
+use super::repo::Db;
 use crate::config::Settings;
-use crate::error::{ApiError, ApiResult};
 use std::rc::Rc;
 use worker::{Context, Env, Headers};
 
@@ -67,9 +66,8 @@ impl<'a> RequestCtx<'a> {
 
     /// A D1 session on the primary, for reads that must see the latest write whatever the
     /// route (API-key authentication: a revoked key stops at once).
-    pub fn primary_db(&self) -> ApiResult<Db> {
-        let d1 = self.env.d1("DB").map_err(|e| ApiError::internal(format!("D1 binding DB missing: {e}")))?;
-        Ok(Db::open(d1, Reads::Primary, None))
+    pub fn primary_db(&self) -> Db {
+        self.db.on_primary()
     }
 
     pub fn body(&self) -> Option<&[u8]> {

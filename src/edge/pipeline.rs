@@ -44,6 +44,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
     let req_headers = Headers(req.inner().headers());
     let get = |n: &str| req_headers.get(n).ok().flatten();
     let origin = get("Origin");
+    let cookie_header = get("Cookie");
     let settings = settings(&env);
     let trust_xff = settings.as_ref().map(|s| s.trust_forwarded_for).unwrap_or(false);
     let ip = client_ip::client_ip(get("CF-Connecting-IP").as_deref(), get("X-Forwarded-For").as_deref(), trust_xff);
@@ -58,9 +59,9 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
                     Ok(route) if route.policy().replica => Reads::Replica,
                     _ => Reads::Primary,
                 };
-                let cookie = get("Cookie").unwrap_or_default();
+                let cookie = cookie_header.as_deref().unwrap_or_default();
                 let presented =
-                    get("X-D1-Bookmark").or_else(|| cookies::get(&cookie, cookies::BOOKMARK_COOKIE).map(str::to_owned));
+                    get("X-D1-Bookmark").or_else(|| cookies::get(cookie, cookies::BOOKMARK_COOKIE).map(str::to_owned));
                 let bookmark = presented.as_deref().and_then(cookies::bookmark);
                 Db::open(d1, reads, bookmark)
             }) {
@@ -78,7 +79,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
                     let mut ctx = RequestCtx::new(&env, &worker_ctx, db, settings, parts);
                     let mut result = route_and_run(&mut req, &mut ctx, origin.as_deref()).await;
                     if let Some(b) = ctx.db.bookmark() {
-                        with_bookmark(&mut result, &b, get("Cookie").as_deref(), ctx.settings.access_ttl);
+                        with_bookmark(&mut result, &b, cookie_header.as_deref(), ctx.settings.access_ttl);
                     }
                     let events = match &mut result {
                         Ok(reply) => std::mem::take(&mut reply.audit),

@@ -38,11 +38,13 @@ pub struct Store {
     sql: SqlStorage,
     /// Tables known to exist (bit per `Table`), for this instance's life.
     created: std::cell::Cell<u8>,
+    /// The keep-until instant once read or written (every operation consults it).
+    keep: std::cell::Cell<Option<i64>>,
 }
 
 impl Store {
     pub fn new(sql: SqlStorage) -> Store {
-        Store { sql, created: std::cell::Cell::new(0) }
+        Store { sql, created: std::cell::Cell::new(0), keep: std::cell::Cell::new(None) }
     }
 
     fn table(&self, t: Table) -> ApiResult<()> {
@@ -58,13 +60,19 @@ impl Store {
     /// The storage was deleted (`deleteAll`): its tables are gone.
     pub fn forget_tables(&self) {
         self.created.set(0);
+        self.keep.set(None);
     }
 
     /// Until when (unix seconds) the object's state is needed; 0 when never set.
     pub fn keep_until(&self) -> ApiResult<i64> {
+        if let Some(until) = self.keep.get() {
+            return Ok(until);
+        }
         self.table(Table::Keep)?;
         let row = self.first_row("SELECT until FROM keep WHERE id = 0", Vec::new())?;
-        Ok(row.and_then(|r| r.first().copied().flatten()).unwrap_or(0))
+        let until = row.and_then(|r| r.first().copied().flatten()).unwrap_or(0);
+        self.keep.set(Some(until));
+        Ok(until)
     }
 
     /// Extends the keep-until instant; `true` when it moved (the alarm must follow).
@@ -76,6 +84,7 @@ impl Store {
             "INSERT INTO keep (id, until) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET until = excluded.until",
             vec![V::Integer(until)],
         )?;
+        self.keep.set(Some(until));
         Ok(true)
     }
 

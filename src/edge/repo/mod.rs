@@ -108,7 +108,8 @@ pub struct Db(std::rc::Rc<Lazy>);
 /// The session is opened by the first statement: a request that never touches D1
 /// (`/health`, an access-token `/me`) pays no JS call for it.
 struct Lazy {
-    db: D1Database,
+    db: std::rc::Rc<D1Database>,
+    reads: Reads,
     anchor: String,
     session: std::cell::OnceCell<D1DatabaseSession>,
 }
@@ -116,12 +117,16 @@ struct Lazy {
 impl Db {
     /// A session on `db`: `bookmark` (from the client) anchors a replica session.
     pub fn open(db: D1Database, reads: Reads, bookmark: Option<&str>) -> Self {
+        Db::on(std::rc::Rc::new(db), reads, bookmark)
+    }
+
+    fn on(db: std::rc::Rc<D1Database>, reads: Reads, bookmark: Option<&str>) -> Self {
         let anchor = match (reads, bookmark) {
             (Reads::Primary, _) => "first-primary",
             (Reads::Replica, Some(b)) => b,
             (Reads::Replica, None) => "first-unconstrained",
         };
-        Db(std::rc::Rc::new(Lazy { db, anchor: anchor.to_owned(), session: std::cell::OnceCell::new() }))
+        Db(std::rc::Rc::new(Lazy { db, reads, anchor: anchor.to_owned(), session: std::cell::OnceCell::new() }))
     }
 
     fn session(&self) -> ApiResult<&D1DatabaseSession> {
@@ -134,6 +139,14 @@ impl Db {
             Err(_) => self.0.db.with_session(Some("first-unconstrained")).map_err(storage_error)?,
         };
         Ok(self.0.session.get_or_init(|| opened))
+    }
+
+    /// This session if it starts at the primary, else a new one that does.
+    pub fn on_primary(&self) -> Db {
+        if self.0.reads == Reads::Primary {
+            return self.clone();
+        }
+        Db::on(self.0.db.clone(), Reads::Primary, None)
     }
 
     /// The latest bookmark of the session (`None` when it never ran a query).
