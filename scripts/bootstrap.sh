@@ -47,9 +47,9 @@ fi
 LOCK_SUM="$(sha256sum package-lock.json | awk '{print $1}')"
 if [ -f node_modules/.bootstrap-lock ] && [ "$(cat node_modules/.bootstrap-lock)" = "$LOCK_SUM" ] \
    && [ -x node_modules/.bin/wrangler ]; then
-  log "node_modules (wrangler, esbuild, binaryen, smol-toml): up to date"
+  log "node_modules (wrangler, esbuild, binaryen, smol-toml, puppeteer-core): up to date"
 else
-  log "node_modules: npm ci (wrangler, esbuild, binaryen, smol-toml pinned by package-lock.json)"
+  log "node_modules: npm ci (wrangler, esbuild, binaryen, smol-toml, puppeteer-core pinned by package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$LOCK_SUM" > node_modules/.bootstrap-lock
 fi
@@ -64,6 +64,34 @@ else
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/fuzz/requirements.txt
   echo "$REQ_SUM" > .venv/.bootstrap-req
+fi
+
+# Chromium for the dashboard's browser test (tests/browser): the system browser, Debian's
+# `chromium` package (browser downloads such as `puppeteer browsers install` are not used;
+# puppeteer-core, pinned in package.json, only drives it). Not pinned to a version: the
+# distribution ships a browser's security fixes by replacing the package. When it cannot be
+# installed (no apt-get, not root and no password-less sudo, no package), the browser test
+# is skipped with a loud message (SECURE_API_REQUIRE_BROWSER=1 makes that a failure).
+chromium_version() { chromium --version 2>/dev/null | head -1; }
+if command -v chromium >/dev/null 2>&1; then
+  log "chromium: present ($(chromium_version))"
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "chromium: WARNING: not installed and there is no apt-get here: the browser test will be SKIPPED"
+  elif [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
+    log "chromium: WARNING: not installed, and installing it needs root or sudo: the browser test will be SKIPPED"
+  else
+    log "chromium: installing (${SUDO:+$SUDO }apt-get install -y chromium)"
+    apt_install() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/tmp/secure-api-apt.log 2>&1; }
+    # A fresh machine may have no package lists yet: update once, then try again.
+    if apt_install || { $SUDO apt-get update -q >>/tmp/secure-api-apt.log 2>&1 && apt_install; }; then
+      log "chromium: installed ($(chromium_version))"
+    else
+      log "chromium: WARNING: apt-get could not install it (see /tmp/secure-api-apt.log): the browser test will be SKIPPED"
+    fi
+  fi
 fi
 
 if [ -f .dev.vars ]; then

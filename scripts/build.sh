@@ -6,9 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 
-# Static assets (wrangler.toml [assets]): the OpenAPI description served at /openapi.json.
-mkdir -p build/assets
-cp openapi.json build/assets/openapi.json
+# Static assets (wrangler.toml [assets]): the OpenAPI description the worker serves at
+# /openapi.json, and the dashboard (dashboard/, served at / without running the worker)
+# with its `_headers` (the security headers of src/web/security-headers.json, with a page
+# CSP: scripts/dashboard-headers.mjs). Copied on every run, the wasm being up to date or not.
+copy_assets() {
+  rm -rf build/assets
+  mkdir -p build/assets
+  cp openapi.json build/assets/openapi.json
+  cp -R dashboard/. build/assets/
+  node scripts/dashboard-headers.mjs build/assets/_headers
+}
+copy_assets
 
 if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "${FORCE_BUILD:-}" != "1" ] \
    && [ "$(cat build/.keep-names 2>/dev/null || echo 0)" = "${KEEP_NAMES:-0}" ] \
@@ -43,5 +52,4 @@ if [ -f build/index_bg.wasm ]; then
   echo "[build] build/index_bg.wasm: $raw bytes raw, $gz bytes gzip"
 fi
 # (again: worker-build may have replaced build/)
-mkdir -p build/assets
-cp openapi.json build/assets/openapi.json
+copy_assets

@@ -8,7 +8,8 @@
 //     ready and reloads the worker, which can cut requests in flight.
 //
 //   node scripts/test-config.mjs servers
-//     Checks tests/servers.json and prints its servers in order, one line each,
+//     Checks tests/servers.json and prints its servers in order (`servers`, then
+//     `browserServers`: those of the dashboard's browser test), one line each,
 //     tab-separated: name, config variant, migrations, admin, fuzz (each yes/no), ready
 //     status, ready body, then the extra `wrangler dev` arguments (`--var K:V` pairs, then
 //     flags), one field each.
@@ -69,8 +70,13 @@ const FIELDS = {
 
 function servers() {
   const manifest = JSON.parse(readFileSync(resolve(ROOT, "tests/servers.json"), "utf8"));
+  for (const list of ["servers", "browserServers"]) {
+    if (!Array.isArray(manifest[list])) fail(`tests/servers.json: '${list}' must be a list`);
+  }
+  if (manifest.browserServers.some((s) => s.fuzz)) fail("tests/servers.json: a browser server cannot be the fuzz target");
+  const all = [...manifest.servers, ...manifest.browserServers];
   const names = new Set();
-  for (const s of manifest.servers) {
+  for (const s of all) {
     for (const [field, ok] of Object.entries(FIELDS)) {
       if (!ok(s[field])) fail(`tests/servers.json: server ${JSON.stringify(s.name)}: bad or missing '${field}'`);
     }
@@ -81,7 +87,7 @@ function servers() {
   }
   const fuzz = manifest.servers.filter((s) => s.fuzz);
   if (fuzz.length !== 1 || !fuzz[0].admin) fail("tests/servers.json: exactly one fuzz server, with an admin");
-  for (const s of manifest.servers) {
+  for (const s of all) {
     const args = [...Object.entries(s.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]), ...s.flags];
     const yesNo = [s.migrations, s.admin, s.fuzz].map((b) => (b ? "yes" : "no"));
     const fields = [s.name, s.config, ...yesNo, s.ready.status, s.ready.body, ...args].map(String);

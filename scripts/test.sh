@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test: host unit tests, clippy (host and wasm32), the release build, then the
-# black-box suite (tests/api) against real `wrangler dev` servers (tests/servers.json) this
-# script starts on free loopback ports, each with a fresh --persist-to directory, and stops
-# again (by PID) when it exits.
+# black-box suite (tests/api) and the dashboard's browser test (tests/browser, headless
+# Chromium) against real `wrangler dev` servers (tests/servers.json) this script starts on
+# free loopback ports, each with a fresh --persist-to directory, and stops again (by PID)
+# when it exits.
 # `scripts/test.sh --fuzz` (npm run fuzz) runs only the Schemathesis step, on its own server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_ONLY=false
 [ "${1:-}" = "--fuzz" ] && FUZZ_ONLY=true
-# Reports of the last run (fuzzer reports) stay here; RUN_DIR below is removed at exit.
+# Reports of the last run (fuzzer reports, dashboard screenshots) stay here; RUN_DIR below
+# is removed at exit.
 OUT_DIR=".tmp/test-output"
 rm -rf "$OUT_DIR" && mkdir -p "$OUT_DIR"
 
@@ -168,6 +170,19 @@ done
 if ! $FUZZ_ONLY; then
   echo "[test] black-box suite (tests/api) against wrangler dev"
   cargo test --features integration --test api -- --test-threads 8
+
+  # The dashboard in the system Chromium (puppeteer-core) against the `browser` server
+  # (SECURE_API_BROWSER_URL); screenshots of each screen go to $OUT_DIR/screenshots.
+  echo "[test] dashboard in Chromium (tests/browser) against wrangler dev"
+  if ! command -v chromium >/dev/null 2>&1 && [ -z "${SECURE_API_CHROMIUM:-}" ]; then
+    echo "[test] ************************************************************************" >&2
+    echo "[test] * chromium is not installed: the dashboard's browser test is SKIPPED.   *" >&2
+    echo "[test] * scripts/bootstrap.sh installs it with apt-get (root or sudo needed).  *" >&2
+    echo "[test] ************************************************************************" >&2
+  fi
+  browser_start=$(date +%s)
+  SECURE_API_SCREENSHOTS="$OUT_DIR/screenshots" node --test tests/browser/
+  echo "[test] browser tests took $(( $(date +%s) - browser_start )) s"
 fi
 
 echo "[test] Schemathesis against openapi.json (reports in $OUT_DIR/fuzz)"
