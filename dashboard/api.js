@@ -15,6 +15,7 @@ export class ApiError extends Error {
 }
 
 let refreshTimer = 0;
+let renewAt = 0; // when the access token is due for renewal (ms; 0: unknown or signed out)
 let refreshing = null;
 let sessionEnded = () => {};
 
@@ -52,6 +53,9 @@ function sessionProblem(res, data) {
 
 /** One API call: resolves with the JSON body, rejects with an ApiError. */
 export async function api(method, path, body) {
+  // A timer can be late (a sleeping laptop, a throttled tab): renew first when due, or a
+  // public read would quietly go out anonymous once the access cookie has expired.
+  if (renewAt && Date.now() >= renewAt && !NO_REFRESH.test(path)) await refresh().catch(() => {});
   let { res, data } = await send(method, path, body);
   if (sessionProblem(res, data) && !NO_REFRESH.test(path)) {
     if (!(await refresh())) {
@@ -93,6 +97,7 @@ export function scheduleRefresh(expiresIn) {
   const life = Number(expiresIn);
   if (!(life > 0)) return;
   const lead = Math.min(60, Math.max(1, life / 5));
+  renewAt = Date.now() + (life - lead) * 1000;
   refreshTimer = setTimeout(() => {
     refresh().then(
       (ok) => ok || endSession(),
@@ -104,6 +109,12 @@ export function scheduleRefresh(expiresIn) {
 
 export function stopRefresh() {
   clearTimeout(refreshTimer);
+  renewAt = 0;
+}
+
+/** Whether the access token's lifetime is known (it is after a login or a refresh). */
+export function expiryKnown() {
+  return renewAt !== 0;
 }
 
 function endSession() {

@@ -1,6 +1,6 @@
 // secure-api dashboard: a small single-page app over the JSON API (hash routes, vanilla JS,
 // DOM built from the <template>s of index.html; text is only ever set as textContent).
-import { api, ApiError, onSessionEnd, scheduleRefresh, stopRefresh } from "./api.js";
+import { api, ApiError, expiryKnown, onSessionEnd, refresh, scheduleRefresh, stopRefresh } from "./api.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const main = $("#main");
@@ -277,10 +277,15 @@ function mayChange(post) {
 
 function postsScreen(token) {
   let page = 1;
+  let pages = 1;
   const list = $("#post-list");
   const filter = $("#post-filter");
   const prev = $("#post-prev");
   const next = $("#post-next");
+  const pager = () => {
+    prev.disabled = page <= 1;
+    next.disabled = page >= pages;
+  };
 
   async function load() {
     const q = new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE) });
@@ -289,7 +294,7 @@ function postsScreen(token) {
     try {
       const data = await api("GET", `/api/posts?${q}`);
       if (!current(token)) return;
-      const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+      pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
       if (page > pages && data.total > 0) {
         page = pages;
         return load();
@@ -297,13 +302,24 @@ function postsScreen(token) {
       list.replaceChildren(...data.posts.map(postItem));
       if (!data.posts.length) list.append(emptyItem("No posts yet."));
       $("#post-page").textContent = `Page ${page} of ${pages} · ${data.total} post${data.total === 1 ? "" : "s"}`;
-      prev.disabled = page <= 1;
-      next.disabled = page >= pages;
     } finally {
       list.removeAttribute("aria-busy");
+      pager();
     }
   }
   const reload = () => load().catch((err) => current(token) && showError(err));
+  async function turn(delta) {
+    const before = page;
+    page = Math.max(1, page + delta);
+    prev.disabled = next.disabled = true;
+    try {
+      await load();
+    } catch (err) {
+      page = before;
+      pager();
+      showError(err);
+    }
+  }
 
   function postItem(post) {
     const item = $("#tpl-post").content.firstElementChild.cloneNode(true);
@@ -386,14 +402,8 @@ function postsScreen(token) {
     reload();
   });
   clickBusy($("#post-reload"), load);
-  clickBusy(prev, async () => {
-    page = Math.max(1, page - 1);
-    await load();
-  });
-  clickBusy(next, async () => {
-    page += 1;
-    await load();
-  });
+  prev.addEventListener("click", () => turn(-1));
+  next.addEventListener("click", () => turn(1));
   reload();
 }
 
@@ -578,6 +588,9 @@ async function start() {
   try {
     // A 401 here tries one refresh (the refresh cookie may outlive the access cookie).
     me = await api("GET", "/api/auth/me");
+    // The access cookie's remaining life is unknown until a refresh says it: renew now, so
+    // that the next renewal can be planned.
+    if (!expiryKnown()) await refresh().catch(() => {});
   } catch (err) {
     me = null;
     if (!(err instanceof ApiError && err.status === 401)) pendingFlash = [describe(err), "error"];

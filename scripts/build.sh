@@ -10,12 +10,21 @@ CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 # /openapi.json, and the dashboard (dashboard/, served at / without running the worker)
 # with its `_headers` (the security headers of src/web/security-headers.json, with a page
 # CSP: scripts/dashboard-headers.mjs). Copied on every run, the wasm being up to date or not.
+# Files are overwritten in place, never the directory removed: a running `wrangler dev`
+# watches it (and `npm run dev` runs this script itself when dashboard/ changes).
 copy_assets() {
-  rm -rf build/assets
   mkdir -p build/assets
   cp openapi.json build/assets/openapi.json
   cp -R dashboard/. build/assets/
   node scripts/dashboard-headers.mjs build/assets/_headers
+  # A file removed from dashboard/ goes from build/assets too.
+  local f
+  while IFS= read -r -d '' f; do
+    f="${f#build/assets/}"
+    case "$f" in openapi.json|_headers) continue ;; esac
+    [ -e "dashboard/$f" ] || rm -f "build/assets/$f"
+  done < <(find build/assets -type f -print0)
+  find build/assets -mindepth 1 -type d -empty -delete
 }
 copy_assets
 
