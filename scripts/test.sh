@@ -167,7 +167,13 @@ done
 
 if ! $FUZZ_ONLY; then
   echo "[test] black-box suite (tests/api) against wrangler dev"
-  cargo test --features integration --test api -- --test-threads 8
+  # TEST_FILTER=<substring> runs only the matching black-box tests (while developing).
+  cargo test --features integration --test api -- --test-threads 8 ${TEST_FILTER:+"$TEST_FILTER"}
+fi
+
+if [ "${SKIP_FUZZ:-}" = 1 ]; then
+  echo "[test] SKIP_FUZZ=1: Schemathesis skipped (not a full run)"
+  exit 0
 fi
 
 echo "[test] Schemathesis against openapi.json (reports in $OUT_DIR/fuzz)"
