@@ -29,6 +29,8 @@ pub enum AuditAction {
     AuthRefresh,
     AuthRefreshTokenReused,
     AuthLogout,
+    AuthSessionRevoke,
+    AuthSessionBindingMismatch,
     AuthPasswordChange,
     AuthPasswordResetRequest,
     AuthPasswordResetConfirm,
@@ -42,7 +44,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::UserRegister,
         AuditAction::AuthLogin,
         AuditAction::AuthLoginFailed,
@@ -50,6 +52,8 @@ impl AuditAction {
         AuditAction::AuthRefresh,
         AuditAction::AuthRefreshTokenReused,
         AuditAction::AuthLogout,
+        AuditAction::AuthSessionRevoke,
+        AuditAction::AuthSessionBindingMismatch,
         AuditAction::AuthPasswordChange,
         AuditAction::AuthPasswordResetRequest,
         AuditAction::AuthPasswordResetConfirm,
@@ -72,6 +76,8 @@ impl AuditAction {
             AuditAction::AuthRefresh => "auth.refresh",
             AuditAction::AuthRefreshTokenReused => "auth.refresh_token_reused",
             AuditAction::AuthLogout => "auth.logout",
+            AuditAction::AuthSessionRevoke => "auth.session_revoke",
+            AuditAction::AuthSessionBindingMismatch => "auth.session_binding_mismatch",
             AuditAction::AuthPasswordChange => "auth.password_change",
             AuditAction::AuthPasswordResetRequest => "auth.password_reset_request",
             AuditAction::AuthPasswordResetConfirm => "auth.password_reset_confirm",
@@ -189,6 +195,8 @@ mod tests {
                 "auth.refresh",
                 "auth.refresh_token_reused",
                 "auth.logout",
+                "auth.session_revoke",
+                "auth.session_binding_mismatch",
                 "auth.password_change",
                 "auth.password_reset_request",
                 "auth.password_reset_confirm",

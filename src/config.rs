@@ -3,6 +3,7 @@
 //! clear log line), never an insecure default. Non-secret settings have defaults that
 //! mirror `[vars]` in wrangler.toml.
 
+use crate::binding::{BindingPolicy, IpBinding};
 use crate::crypto::kdf;
 use crate::token::jwt::JwtKey;
 use std::fmt;
@@ -57,6 +58,11 @@ pub struct Settings {
     /// Derives a refresh token's one successor (see `token::refresh::successor`);
     /// HMAC-SHA-256 of a fixed label under `JWT_SECRET`.
     pub refresh_successor_key: Secret<[u8; 32]>,
+    /// What a session is bound to (`SESSION_BIND_USER_AGENT`, `SESSION_BIND_IP`).
+    pub binding: BindingPolicy,
+    /// Keys the session-binding fingerprint (`binding`); HMAC-SHA-256 of a fixed label
+    /// under `JWT_SECRET`.
+    pub binding_key: Secret<[u8; 32]>,
 }
 
 /// Why the settings are unusable. Logged, never sent to the client.
@@ -106,6 +112,14 @@ fn int<T: std::str::FromStr + PartialOrd + Copy + fmt::Display>(
     }
 }
 
+fn boolean(get: &dyn Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match text(get, name, if default { "true" } else { "false" }).to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::Invalid { name, reason: "must be true or false".into() }),
+    }
+}
+
 fn text(get: &dyn Fn(&str) -> Option<String>, name: &'static str, default: &str) -> String {
     get(name).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).unwrap_or_else(|| default.to_owned())
 }
@@ -122,17 +136,13 @@ impl Settings {
             Some(p) if p.len() < MIN_SECRET_BYTES => return Err(ConfigError::WeakSecret("JWT_SECRET_PREVIOUS")),
             Some(p) => Some(JwtKey::new(p.as_bytes())),
         };
-        let trust = text(get, "TRUST_FORWARDED_FOR", "false");
-        let trust_forwarded_for = match trust.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "TRUST_FORWARDED_FOR",
-                    reason: "must be true or false".into(),
-                })
-            }
-        };
+        let trust_forwarded_for = boolean(get, "TRUST_FORWARDED_FOR", false)?;
+        let bind_ip = text(get, "SESSION_BIND_IP", "false");
+        let bind_ip = IpBinding::parse(&bind_ip).ok_or_else(|| ConfigError::Invalid {
+            name: "SESSION_BIND_IP",
+            reason: "must be false, prefix or exact".into(),
+        })?;
+        let binding = BindingPolicy { user_agent: boolean(get, "SESSION_BIND_USER_AGENT", true)?, ip: bind_ip };
         let cors_origins = text(get, "CORS_ORIGINS", "")
             .split(',')
             .map(|o| o.trim().trim_end_matches('/').to_owned())
@@ -164,6 +174,11 @@ impl Settings {
             refresh_successor_key: Secret::new(crate::crypto::mac::hmac_sha256(
                 secret.as_bytes(),
                 b"secure-api refresh-successor v1",
+            )),
+            binding,
+            binding_key: Secret::new(crate::crypto::mac::hmac_sha256(
+                secret.as_bytes(),
+                b"secure-api session-binding v1",
             )),
         })
     }
@@ -214,6 +229,7 @@ mod tests {
         assert_eq!((s.rate_limit_auth, s.rate_limit_anon, s.rate_limit_user), (5, 60, 1000));
         assert_eq!(s.audit_retention_days, 90);
         assert_eq!(s.verify_keys().len(), 1);
+        assert_eq!(s.binding, BindingPolicy { user_agent: true, ip: IpBinding::Off });
     }
 
     #[test]
@@ -247,6 +263,17 @@ mod tests {
         assert!(matches!(too_many, Err(ConfigError::Invalid { name: "PBKDF2_ITERATIONS", .. })));
         let junk = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), ("LOCKOUT_SECONDS", "soon")]));
         assert!(matches!(junk, Err(ConfigError::Invalid { name: "LOCKOUT_SECONDS", .. })));
+        let bound = Settings::from_lookup(&lookup(&[
+            ("JWT_SECRET", GOOD),
+            ("SESSION_BIND_USER_AGENT", "false"),
+            ("SESSION_BIND_IP", "exact"),
+        ]))
+        .unwrap();
+        assert_eq!(bound.binding, BindingPolicy { user_agent: false, ip: IpBinding::Exact });
+        for (name, value) in [("SESSION_BIND_IP", "true"), ("SESSION_BIND_USER_AGENT", "sometimes")] {
+            let bad = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), (name, value)]));
+            assert!(matches!(bad, Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
+        }
     }
 
     #[test]

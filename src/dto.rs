@@ -13,6 +13,7 @@
 
 use crate::authz::PermissionSet;
 use crate::config::Secret;
+use crate::decide::logout::Which;
 use crate::domain::email::Email;
 use crate::domain::password::{NewPassword, PresentedPassword};
 use crate::domain::post::{PostBody, PostTitle};
@@ -403,15 +404,16 @@ impl TryFrom<RefreshBody> for RefreshInput {
 }
 
 wire! {
-    /// `POST /logout` `{all?}`.
+    /// `POST /logout` `{all?, others?}`.
     pub struct LogoutBody {
         all: bool = "all",
+        others: bool = "others",
     }
 }
 
 pub struct LogoutInput {
-    /// End every session of the user, not only the caller's.
-    pub all: bool,
+    /// This session, every session of the user, or every other one.
+    pub which: Which,
 }
 
 impl TryFrom<LogoutBody> for LogoutInput {
@@ -419,7 +421,17 @@ impl TryFrom<LogoutBody> for LogoutInput {
     fn try_from(w: LogoutBody) -> Result<Self, ApiError> {
         let mut c = Check::default();
         let all = c.opt_bool("all", w.all).unwrap_or(false);
-        c.finish(Some(LogoutInput { all }))
+        let others = c.opt_bool("others", w.others).unwrap_or(false);
+        let which = match (all, others) {
+            (true, true) => {
+                c.error("others", "cannot be combined with all");
+                None
+            }
+            (true, false) => Some(Which::All),
+            (false, true) => Some(Which::Others),
+            (false, false) => Some(Which::This),
+        };
+        c.finish(which.map(|which| LogoutInput { which }))
     }
 }
 
@@ -785,7 +797,11 @@ mod tests {
             assert_eq!(e.details[0].message, "must be a JSON object", "{bad}");
         }
         let last = body::<LogoutBody, LogoutInput>(r#"{"all": 1, "all": true}"#).unwrap();
-        assert!(last.all, "a repeated field: the last one counts");
+        assert_eq!(last.which, Which::All, "a repeated field: the last one counts");
+        let others = body::<LogoutBody, LogoutInput>(r#"{"others": true}"#).unwrap();
+        assert_eq!(others.which, Which::Others);
+        let both = body::<LogoutBody, LogoutInput>(r#"{"all": true, "others": true}"#).err().unwrap();
+        assert_eq!((both.details[0].field.as_str(), both.code), ("others", crate::error::ErrorCode::ValidationFailed));
         let e = body::<LogoutBody, LogoutInput>("{").err().unwrap();
         assert_eq!(e.code, crate::error::ErrorCode::InvalidJson);
     }

@@ -20,7 +20,12 @@ pub enum ErrorCode {
     Unauthorized,
     InvalidCredentials,
     TokenExpired,
+    /// A reset token that is unknown, used or expired (400, per the contract).
     InvalidToken,
+    /// A credential token refused for what it is, not for a missing login (401; the same
+    /// wire code as [`ErrorCode::InvalidToken`]): a session bound to another client.
+    #[serde(rename = "invalid_token")]
+    InvalidAuthToken,
     RefreshTokenReused,
     Forbidden,
     CsrfRejected,
@@ -36,7 +41,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
@@ -47,6 +52,7 @@ impl ErrorCode {
         ErrorCode::InvalidCredentials,
         ErrorCode::TokenExpired,
         ErrorCode::InvalidToken,
+        ErrorCode::InvalidAuthToken,
         ErrorCode::RefreshTokenReused,
         ErrorCode::Forbidden,
         ErrorCode::CsrfRejected,
@@ -68,6 +74,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized
             | ErrorCode::InvalidCredentials
             | ErrorCode::TokenExpired
+            | ErrorCode::InvalidAuthToken
             | ErrorCode::RefreshTokenReused => 401,
             ErrorCode::Forbidden | ErrorCode::CsrfRejected | ErrorCode::AccountDisabled => 403,
             ErrorCode::NotFound => 404,
@@ -93,7 +100,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::TokenExpired => "token_expired",
-            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidToken | ErrorCode::InvalidAuthToken => "invalid_token",
             ErrorCode::RefreshTokenReused => "refresh_token_reused",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::CsrfRejected => "csrf_rejected",
@@ -120,7 +127,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "Authentication required",
             ErrorCode::InvalidCredentials => "Invalid credentials",
             ErrorCode::TokenExpired => "Token expired",
-            ErrorCode::InvalidToken => "Invalid or expired token",
+            ErrorCode::InvalidToken | ErrorCode::InvalidAuthToken => "Invalid or expired token",
             ErrorCode::RefreshTokenReused => "Refresh token reuse detected; session revoked",
             ErrorCode::Forbidden => "Forbidden",
             ErrorCode::CsrfRejected => "Cross-site request rejected",
@@ -266,6 +273,7 @@ mod tests {
             assert_eq!(wire, c.as_str(), "serde name and as_str agree");
         }
         assert_eq!(InvalidToken.status(), 400, "reset token errors are 400 per contract");
+        assert_eq!((InvalidAuthToken.status(), InvalidAuthToken.as_str()), (401, "invalid_token"));
         assert_eq!(ServiceUnavailable.status(), 503);
     }
 

@@ -29,6 +29,8 @@ pub enum Op {
     End { sid: String },
     /// Ends every session of the user. Answer: [`Done`].
     EndAll,
+    /// Ends every session of the user but `keep`. Answer: [`Done`].
+    EndOthers { keep: String },
     /// The account's lockout state. Answer: [`LockAnswer`].
     Lockout,
     /// Counts one wrong password (`throttle::lockout::record_failure`). Answer: [`LockAnswer`].
@@ -49,7 +51,7 @@ impl Op {
             Op::LockoutFailure { now, window_secs, lock_secs, .. } => {
                 Some(now.saturating_add(*window_secs).saturating_add((*lock_secs).max(1)))
             }
-            Op::End { .. } | Op::EndAll | Op::Lockout | Op::LockoutClear => None,
+            Op::End { .. } | Op::EndAll | Op::EndOthers { .. } | Op::Lockout | Op::LockoutClear => None,
         }
     }
 }
@@ -69,6 +71,9 @@ pub struct SessionAnswer {
     pub count: Option<u32>,
     /// Unknown: the sequence number reserved for adopting it.
     pub seq: Option<i64>,
+    /// Live: the session's use is due to be recorded in D1 (`liveness::touch_due`).
+    #[serde(default)]
+    pub touch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,7 +133,13 @@ mod tests {
         assert_eq!(count.keep_until(), Some(120));
         assert_eq!(op.keep_until(), Some(5 + 900 + 900), "a failure is kept for its window and lock");
         assert_eq!(Op::EndAll.keep_until(), None);
-        let a = SessionAnswer { state: SessionState::Unknown, user_created_at: None, count: None, seq: Some(3) };
+        let a = SessionAnswer {
+            state: SessionState::Unknown,
+            user_created_at: None,
+            count: None,
+            seq: Some(3),
+            touch: false,
+        };
         let back: SessionAnswer = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
         assert_eq!(back, a);
     }

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod binding;
 pub mod config;
 pub mod crypto;
 pub mod decide;

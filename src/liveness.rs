@@ -48,6 +48,23 @@ pub fn next_seq(counter: i64) -> i64 {
     counter.saturating_add(1)
 }
 
+/// A session's use is recorded in D1 (`lastUsedAt`, its network) at most this often, off
+/// the response path, when the user's object says it is due: no D1 write per request.
+pub const TOUCH_EVERY_SECS: i64 = 300;
+
+/// Whether a live session's use is due to be recorded (`last`: when it last was).
+pub fn touch_due(last: Option<i64>, now: i64) -> bool {
+    last.is_none_or(|t| now - t >= TOUCH_EVERY_SECS)
+}
+
+/// "End every session but this one": (new counter, new epoch, the kept session's new
+/// number). Every session registered so far is over by the epoch; the kept one is
+/// registered again past it.
+pub fn end_others(counter: i64) -> (i64, i64, i64) {
+    let keep = next_seq(counter);
+    (keep, end_all(counter), keep)
+}
+
 /// The epoch after "end every session": the counter (every session registered so far is
 /// over; the next one opened gets `counter + 1`).
 pub fn end_all(counter: i64) -> i64 {
@@ -80,6 +97,23 @@ mod tests {
         assert_eq!(check(Some(&old), epoch, T0), Liveness::Over);
         let newer = entry(next_seq(old.seq));
         assert_eq!(check(Some(&newer), epoch, T0), Liveness::Live { user_created_at: T0 - 5 });
+    }
+
+    #[test]
+    fn ending_the_others_keeps_exactly_the_callers_session() {
+        let (a, b) = (entry(next_seq(0)), entry(next_seq(1)));
+        let (counter, epoch, keep) = end_others(2);
+        assert_eq!(check(Some(&a), epoch, T0), Liveness::Over);
+        assert_eq!(check(Some(&Entry { seq: keep, ..b }), epoch, T0), Liveness::Live { user_created_at: T0 - 5 });
+        assert_eq!(check(Some(&b), epoch, T0), Liveness::Over, "without its new number it would be over");
+        assert!(next_seq(counter) > keep, "the next session opened is past the kept one");
+    }
+
+    #[test]
+    fn use_is_recorded_at_most_every_five_minutes() {
+        assert!(touch_due(None, T0));
+        assert!(!touch_due(Some(T0), T0 + TOUCH_EVERY_SECS - 1));
+        assert!(touch_due(Some(T0), T0 + TOUCH_EVERY_SECS));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the same token as the first presenter, so a session never has more than one live branch.
 
 use crate::audit::{AuditAction, AuditEvent};
+use crate::binding::{self, Verdict};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::role::Role;
 use crate::error::{ApiError, ErrorCode};
@@ -25,6 +26,8 @@ pub struct Presented {
     pub replaced_by: Option<String>,
     pub family_expires_at: i64,
     pub family_revoked: bool,
+    /// The session's binding fingerprint (`binding::fingerprint`), if it is bound.
+    pub binding: Option<String>,
 }
 
 /// What the handler does.
@@ -39,6 +42,9 @@ pub enum Plan {
     Rotate,
     /// Rotated moments ago to this same successor: hand it out again.
     Reissue,
+    /// A good token from a client the session is not bound to: end the session, 401
+    /// `invalid_token` (this error, audited).
+    Unbind(ApiError),
 }
 
 /// 401 for every refused refresh token, whatever the reason.
@@ -75,6 +81,28 @@ pub fn plan(row: Option<&Presented>, now: i64, grace_secs: i64, successor_hash: 
     }
 }
 
+/// Applies session binding to a plan that would hand out tokens: `client` is the
+/// request's fingerprint under the current settings, `ip_prefix` its network (audited;
+/// neither the address nor the User-Agent is).
+pub fn bind(plan: Plan, row: Option<&Presented>, client: Option<&str>, ip_prefix: Option<&str>) -> Plan {
+    let (Plan::Rotate | Plan::Reissue, Some(row)) = (&plan, row) else {
+        return plan;
+    };
+    match binding::check(row.binding.as_deref(), client) {
+        Verdict::Match | Verdict::Unbound => plan,
+        Verdict::Mismatch => Plan::Unbind(
+            ApiError::new(ErrorCode::InvalidAuthToken)
+                .with_message("This session belongs to another client; sign in again")
+                .audited(
+                    AuditEvent::new(AuditAction::AuthSessionBindingMismatch, "auth")
+                        .user(row.user_id.as_str())
+                        .resource_id(row.family_id.as_str())
+                        .meta("ipPrefix", ip_prefix.unwrap_or("unknown")),
+                ),
+        ),
+    }
+}
+
 /// The `auth.refresh` event (`grace`: the successor had been issued already).
 pub fn refreshed(row: &Presented, grace: bool) -> AuditEvent {
     AuditEvent::new(AuditAction::AuthRefresh, "auth")
@@ -100,6 +128,7 @@ mod tests {
             replaced_by: None,
             family_expires_at: T0 + 86_400,
             family_revoked: false,
+            binding: Some("ua:aa".into()),
         }
     }
 
@@ -121,5 +150,22 @@ mod tests {
         assert_eq!(e.code, ErrorCode::RefreshTokenReused);
         assert_eq!(e.audit[0].metadata["rotatedSecondsAgo"], 11);
         assert_eq!(refreshed(&rotated, true).metadata["grace"], true);
+    }
+
+    #[test]
+    fn a_bound_session_refreshes_only_for_its_client() {
+        let r = row();
+        assert_eq!(bind(Plan::Rotate, Some(&r), Some("ua:aa"), None), Plan::Rotate);
+        assert_eq!(bind(Plan::Reissue, Some(&r), Some("ua:aa"), None), Plan::Reissue);
+        let Plan::Unbind(e) = bind(Plan::Rotate, Some(&r), Some("ua:bb"), Some("198.51.100.0/24")) else {
+            panic!("mismatch")
+        };
+        assert_eq!((e.code, e.audit[0].action), (ErrorCode::InvalidAuthToken, AuditAction::AuthSessionBindingMismatch));
+        assert_eq!(e.audit[0].metadata["ipPrefix"], "198.51.100.0/24");
+        assert!(matches!(bind(Plan::Reissue, Some(&r), Some("ua:bb"), None), Plan::Unbind(_)));
+        // Unbound sessions, another mode, and plans that hand out nothing are left alone.
+        assert_eq!(bind(Plan::Rotate, Some(&Presented { binding: None, ..row() }), Some("ua:bb"), None), Plan::Rotate);
+        assert_eq!(bind(Plan::Rotate, Some(&r), Some("ua+net:bb"), None), Plan::Rotate);
+        assert_eq!(bind(Plan::Reject, Some(&r), Some("ua:bb"), None), Plan::Reject);
     }
 }

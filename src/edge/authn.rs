@@ -15,6 +15,7 @@ use super::ctx::RequestCtx;
 use super::repo::{api_keys, gates, roles, sessions};
 use super::throttle::{self, Hit};
 use crate::authz::{PermissionSet, Principal};
+use crate::binding::ip_prefix;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::role::{Permission, Role};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -31,7 +32,7 @@ pub const ROLE_CACHE_SECS: i64 = 60;
 
 /// `lastUsedAt` is written at most this often per key (and off the response path): the one
 /// D1 write an API-key read may cause.
-pub const LAST_USED_EVERY_SECS: i64 = 300;
+pub const LAST_USED_EVERY_SECS: i64 = crate::liveness::TOUCH_EVERY_SECS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -105,6 +106,19 @@ async fn role_permissions(ctx: &RequestCtx<'_>, role: Role) -> ApiResult<Permiss
 
 fn lookup(map: &[(Role, PermissionSet)], role: Role) -> PermissionSet {
     map.iter().find(|(r, _)| *r == role).map(|(_, s)| *s).unwrap_or_default()
+}
+
+/// Runs a bookkeeping write off the response path; a failure is logged as `event`.
+fn spawn_write<T, F: std::future::Future<Output = ApiResult<T>> + 'static>(
+    ctx: &RequestCtx<'_>,
+    event: &'static str,
+    f: F,
+) {
+    ctx.spawn(async move {
+        if let Err(e) = f.await {
+            worker::console_error!("{}", serde_json::json!({"level": "error", "event": event, "cause": e.cause}));
+        }
+    });
 }
 
 fn unauthorized(message: &str) -> ApiError {
@@ -184,6 +198,10 @@ async fn session_from_jwt(ctx: &RequestCtx<'_>, token: &str, via: Via) -> ApiRes
     let (Some(created_at), Some(count)) = (answer.user_created_at, answer.count) else {
         return Err(unauthorized("Session has ended"));
     };
+    if answer.touch {
+        let (db, sid, net, now) = (ctx.db.clone(), SessionId::new(claims.sid.clone()), ip_prefix(&ctx.ip), ctx.now);
+        spawn_write(ctx, "session_touch_failed", async move { sessions::touch(&db, &sid, net.as_deref(), now).await });
+    }
     let perms = role_permissions(ctx, role).await?;
     let bucket = format!("user:{}", claims.sub);
     Ok(Caller {
@@ -233,14 +251,7 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
     let scopes: PermissionSet = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
     if row.last_used_at.is_none_or(|t| ctx.now - t >= LAST_USED_EVERY_SECS) {
         let (db, id, now) = (ctx.db.clone(), row.id.clone(), ctx.now);
-        ctx.spawn(async move {
-            if let Err(e) = api_keys::touch(&db, &id, now).await {
-                worker::console_error!(
-                    "{}",
-                    serde_json::json!({"level": "error", "event": "last_used_update_failed", "cause": e.cause})
-                );
-            }
-        });
+        spawn_write(ctx, "last_used_update_failed", async move { api_keys::touch(&db, &id, now).await });
     }
     let limit = u32::try_from(row.rate_limit).unwrap_or(1);
     Ok(Caller {

@@ -93,6 +93,13 @@ pub fn token_reply<U: Serialize>(
 }
 
 /// Clears both credential cookies on an answer (logout, password change).
+/// The request's session-binding fingerprint under the current settings (`None`: nothing
+/// is bound).
+pub fn client_binding(ctx: &RequestCtx<'_>) -> Option<String> {
+    let s = &ctx.settings;
+    crate::binding::fingerprint(s.binding_key.expose(), s.binding, &ctx.user_agent, &ctx.ip)
+}
+
 pub fn clear_cookies(reply: Reply) -> Reply {
     let [a, r] = cookies::clear_cookies();
     reply.with_cookie(a).with_cookie(r)

@@ -91,21 +91,29 @@ fn lock_answer(s: Option<LockoutState>) -> LockAnswer {
     LockAnswer { failures: s.failures, window_start: s.window_start, locked_until: s.locked_until }
 }
 
-/// The session answer at `now` for an entry (counting the request when it is live).
-fn session_answer(store: &Store, entry: Option<&Entry>, epoch: i64, now: i64, window: i64) -> ApiResult<SessionAnswer> {
-    Ok(match liveness::check(entry, epoch, now) {
-        Liveness::Live { user_created_at } => SessionAnswer {
-            state: SessionState::Live,
-            user_created_at: Some(user_created_at),
-            count: Some(store.count("", window)?),
-            seq: None,
-        },
-        Liveness::Over => SessionAnswer { state: SessionState::Over, user_created_at: None, count: None, seq: None },
+/// The session answer at `now` for session `sid` (counting the request when it is live,
+/// and noting its use when recording it in D1 is due).
+fn session_answer(store: &Store, sid: &str, epoch: i64, now: i64, window: i64) -> ApiResult<SessionAnswer> {
+    let over = SessionAnswer { state: SessionState::Over, user_created_at: None, count: None, seq: None, touch: false };
+    Ok(match liveness::check(store.session(sid)?.as_ref(), epoch, now) {
+        Liveness::Live { user_created_at } => {
+            let touch = liveness::touch_due(store.touched(sid)?, now);
+            if touch {
+                store.set_touched(sid, now)?;
+            }
+            SessionAnswer {
+                user_created_at: Some(user_created_at),
+                count: Some(store.count("", window)?),
+                touch,
+                ..over
+            }
+        }
+        Liveness::Over => over,
         Liveness::Unknown => {
             let (counter, epoch) = store.book()?;
             let seq = liveness::next_seq(counter);
             store.set_book(seq, epoch)?;
-            SessionAnswer { state: SessionState::Unknown, user_created_at: None, count: None, seq: Some(seq) }
+            SessionAnswer { state: SessionState::Unknown, seq: Some(seq), ..over }
         }
     })
 }
@@ -119,19 +127,21 @@ fn apply(store: &Store, op: Op) -> ApiResult<String> {
         }
         Op::Session { sid, now, window, .. } => {
             let (_, epoch) = store.book()?;
-            json(&session_answer(store, store.session(&sid)?.as_ref(), epoch, now, window)?)
+            json(&session_answer(store, &sid, epoch, now, window)?)
         }
         Op::Open { sid, expires_at, user_created_at, now } => {
             let (counter, epoch) = store.book()?;
             let seq = liveness::next_seq(counter);
             store.set_book(seq, epoch)?;
             store.put_session(&sid, &Entry { seq, expires_at, user_created_at, ended: false }, now)?;
+            // Login recorded its use in D1.
+            store.set_touched(&sid, now)?;
             done()
         }
         Op::Adopt { sid, seq, expires_at, user_created_at, now, window } => {
             store.put_session(&sid, &Entry { seq, expires_at, user_created_at, ended: false }, now)?;
             let (_, epoch) = store.book()?;
-            json(&session_answer(store, store.session(&sid)?.as_ref(), epoch, now, window)?)
+            json(&session_answer(store, &sid, epoch, now, window)?)
         }
         Op::End { sid } => {
             store.end_session(&sid)?;
@@ -140,6 +150,13 @@ fn apply(store: &Store, op: Op) -> ApiResult<String> {
         Op::EndAll => {
             let (counter, _) = store.book()?;
             store.set_book(counter, liveness::end_all(counter))?;
+            done()
+        }
+        Op::EndOthers { keep } => {
+            let (counter, old_epoch) = store.book()?;
+            let (counter, epoch, seq) = liveness::end_others(counter);
+            store.renumber_session(&keep, seq, old_epoch)?;
+            store.set_book(counter, epoch)?;
             done()
         }
         Op::Lockout => json(&lock_answer(store.lockout()?)),

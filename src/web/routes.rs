@@ -14,6 +14,8 @@ pub enum Route {
     Login,
     Refresh,
     Logout,
+    ListSessions,
+    RevokeSession(String),
     Me,
     ChangePassword,
     ResetRequest,
@@ -48,6 +50,7 @@ enum Shape {
     Auth(&'static str),
     ResetRequest,
     ResetConfirm,
+    Session,
     Posts,
     Post,
     ApiKeys,
@@ -61,7 +64,7 @@ enum Shape {
 /// The path table, in match order (literal paths before `{id}` at the same depth). The
 /// one list of the service's paths: the resolver matches against it and the OpenAPI
 /// consistency test reads it through [`endpoints`].
-const PATHS: [(Shape, &str); 18] = [
+const PATHS: [(Shape, &str); 20] = [
     (Shape::Health, "/health"),
     (Shape::OpenApi, "/openapi.json"),
     (Shape::Auth("register"), "/api/auth/register"),
@@ -69,6 +72,8 @@ const PATHS: [(Shape, &str); 18] = [
     (Shape::Auth("refresh"), "/api/auth/refresh"),
     (Shape::Auth("logout"), "/api/auth/logout"),
     (Shape::Auth("me"), "/api/auth/me"),
+    (Shape::Auth("sessions"), "/api/auth/sessions"),
+    (Shape::Session, "/api/auth/sessions/{id}"),
     (Shape::Auth("password"), "/api/auth/password"),
     (Shape::ResetRequest, "/api/auth/password-reset/request"),
     (Shape::ResetConfirm, "/api/auth/password-reset/confirm"),
@@ -112,7 +117,8 @@ pub fn endpoints() -> impl Iterator<Item = (&'static str, &'static str)> {
 fn allowed(shape: Shape) -> &'static str {
     match shape {
         Shape::Health | Shape::OpenApi => "GET",
-        Shape::Auth("me") => "GET",
+        Shape::Auth("me") | Shape::Auth("sessions") => "GET",
+        Shape::Session => "DELETE",
         Shape::Auth("password") => "PUT",
         Shape::Auth(_) | Shape::ResetRequest | Shape::ResetConfirm => "POST",
         Shape::Posts | Shape::ApiKeys => "GET, POST",
@@ -140,6 +146,8 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoRoute> {
         (Shape::Auth("refresh"), "POST") => Route::Refresh,
         (Shape::Auth("logout"), "POST") => Route::Logout,
         (Shape::Auth("me"), "GET") => Route::Me,
+        (Shape::Auth("sessions"), "GET") => Route::ListSessions,
+        (Shape::Session, "DELETE") => Route::RevokeSession(id()),
         (Shape::Auth("password"), "PUT") => Route::ChangePassword,
         (Shape::ResetRequest, "POST") => Route::ResetRequest,
         (Shape::ResetConfirm, "POST") => Route::ResetConfirm,
@@ -217,15 +225,19 @@ impl Route {
             Route::Refresh => policy(T::Ip(Tier::Anonymous), A::None, true),
             Route::Logout => policy(T::Caller, A::RefreshCookieFallback, true),
             Route::ListPosts | Route::GetPost(_) => policy(T::Caller, A::Optional, false),
-            Route::Me | Route::ListApiKeys | Route::AllApiKeys | Route::AdminListUsers | Route::AdminAuditLogs => {
-                policy(T::Caller, A::Required, false)
-            }
+            Route::Me
+            | Route::ListSessions
+            | Route::ListApiKeys
+            | Route::AllApiKeys
+            | Route::AdminListUsers
+            | Route::AdminAuditLogs => policy(T::Caller, A::Required, false),
             Route::ChangePassword
             | Route::CreatePost
             | Route::UpdatePost(_)
             | Route::DeletePost(_)
             | Route::CreateApiKey
             | Route::RevokeApiKey(_)
+            | Route::RevokeSession(_)
             | Route::AdminUpdateUser(_) => policy(T::Caller, A::Required, true),
         }
     }
@@ -245,6 +257,8 @@ mod tests {
             ("POST", "/api/auth/refresh", Route::Refresh),
             ("POST", "/api/auth/logout", Route::Logout),
             ("GET", "/api/auth/me", Route::Me),
+            ("GET", "/api/auth/sessions", Route::ListSessions),
+            ("DELETE", "/api/auth/sessions/abc", Route::RevokeSession("abc".into())),
             ("PUT", "/api/auth/password", Route::ChangePassword),
             ("POST", "/api/auth/password-reset/request", Route::ResetRequest),
             ("POST", "/api/auth/password-reset/confirm", Route::ResetConfirm),
@@ -273,7 +287,7 @@ mod tests {
             let path = template.replace("{id}", "some-id");
             assert!(resolve(m, &path).is_ok(), "{m} {template}");
         }
-        assert_eq!(endpoints().count(), 22);
+        assert_eq!(endpoints().count(), 24);
     }
 
     /// The OpenAPI description served at `/openapi.json` names exactly the router's

@@ -61,6 +61,11 @@ pub fn aux() -> (std::sync::MutexGuard<'static, ()>, Server) {
     (guard, s)
 }
 
+/// Sessions bound to the client's /24 or /64 as well (`SESSION_BIND_IP=prefix`).
+pub fn bound() -> Server {
+    server("bound")
+}
+
 /// Contract defaults (auth and anonymous tiers raised).
 pub fn main() -> Server {
     server("main")

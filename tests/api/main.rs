@@ -12,4 +12,5 @@ mod foundation;
 mod hardening;
 mod reset;
 mod scale;
+mod sessions;
 mod throttle;

@@ -66,6 +66,7 @@ fn read_paths_write_nothing_to_d1() {
         s.get(&format!("/api/posts/{id}")).bearer(&u.access).send().expect(200);
         s.get("/api/posts?published=false").bearer(&u.access).send().expect(200);
         s.get("/api/api-keys").bearer(&u.access).send().expect(200);
+        s.get("/api/auth/sessions").bearer(&u.access).send().expect(200);
         s.get("/api/admin/users").bearer(&admin.access).send().expect(200);
         s.get("/api/admin/audit-logs").bearer(&admin.access).send().expect(200);
         s.get("/api/api-keys/admin/all").bearer(&admin.access).send().expect(200);

@@ -5,6 +5,7 @@
 //! account only after the password was right (see `decide::login`).
 
 use crate::audit::{AuditAction, AuditEvent};
+use crate::binding;
 use crate::decide::login::{self, Verdict};
 use crate::domain::ids::{SessionId, UserId};
 use crate::dto::{self, Credentials, LoginBody, RegisterBody, Registration};
@@ -56,7 +57,16 @@ pub async fn login(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     let new_hash = if rehash { Some(hash_password(ctx, creds.password.expose()).await?) } else { None };
     let (sid, (refresh, refresh_hash)) = (SessionId::new(platform::uuid()), cred::new_refresh_token()?);
     let expires_at = ctx.now + ctx.settings.refresh_ttl;
-    let session = sessions::NewSession { id: &sid, user: &user.id, refresh_hash: &refresh_hash, expires_at };
+    let (net, bound) = (binding::ip_prefix(&ctx.ip), cred::client_binding(ctx));
+    let session = sessions::NewSession {
+        id: &sid,
+        user: &user.id,
+        refresh_hash: &refresh_hash,
+        expires_at,
+        user_agent: binding::truncated(&ctx.user_agent),
+        ip_prefix: net.as_deref(),
+        binding: bound.as_deref(),
+    };
     users::logged_in(&ctx.db, &session, new_hash.as_deref(), ctx.now).await?;
     gates::open(ctx.env, user.id.as_str(), sid.as_str(), expires_at, user.created_at, ctx.now).await?;
     if lock.is_some() {

@@ -30,6 +30,8 @@ pub async fn run(route: Route, ctx: &RequestCtx<'_>, caller: Option<Caller>) -> 
         Route::Me => account::me(&signed_in(caller)?),
         Route::Refresh => session::refresh(ctx).await,
         Route::Logout => session::logout(ctx, caller).await,
+        Route::ListSessions => session::list(ctx, &signed_in(caller)?).await,
+        Route::RevokeSession(id) => session::revoke(ctx, &signed_in(caller)?, &id).await,
         Route::ChangePassword => password::change(ctx, signed_in(caller)?).await,
         Route::ResetRequest => reset::request(ctx).await,
         Route::ResetConfirm => reset::confirm(ctx).await,

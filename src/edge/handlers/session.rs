@@ -1,7 +1,11 @@
-//! `POST /refresh` (rotation, grace, reuse: `decide::refresh`) and `POST /logout`.
+//! `POST /refresh` (rotation, grace, reuse, binding: `decide::refresh`), `POST /logout`, and
+//! the caller's sessions: `GET /sessions`, `DELETE /sessions/:id`.
 
+use crate::audit::{AuditAction, AuditEvent};
+use crate::binding;
 use crate::decide::logout;
 use crate::decide::refresh::{self, Plan};
+use crate::domain::ids::SessionId;
 use crate::dto::{self, LogoutBody, LogoutInput, RefreshBody, RefreshInput};
 use crate::edge::authn::{self, Caller};
 use crate::edge::credentials as cred;
@@ -10,6 +14,7 @@ use crate::edge::reply::Reply;
 use crate::edge::repo::gates;
 use crate::edge::repo::sessions::{self, EndReason, Rotation};
 use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
+use crate::time;
 use crate::token::refresh as token;
 use crate::web::cookies;
 use serde_json::json;
@@ -39,17 +44,18 @@ pub async fn refresh(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     let successor = token::successor(ctx.settings.refresh_successor_key.expose(), &hash);
     let successor_hash = token::hash_token(&successor);
     let row = sessions::by_refresh(&ctx.db, &hash).await?;
-    let grace = match (refresh::plan(row.as_ref(), ctx.now, ctx.settings.refresh_grace, &successor_hash), &row) {
+    let plan = refresh::plan(row.as_ref(), ctx.now, ctx.settings.refresh_grace, &successor_hash);
+    let net = binding::ip_prefix(&ctx.ip);
+    let grace = match (refresh::bind(plan, row.as_ref(), cred::client_binding(ctx).as_deref(), net.as_deref()), &row) {
         (Plan::Rotate, Some(r)) => match sessions::rotate(&ctx.db, &hash, &successor_hash, r, ctx.now).await? {
             Rotation::Rotated => false,
             Rotation::AlreadyRotated => true,
             Rotation::SessionEnded => return Err(refresh::rejected()),
         },
         (Plan::Reissue, Some(_)) => true,
-        (Plan::RevokeFamily(reused), Some(r)) => {
-            gates::end(ctx.env, r.user_id.as_str(), r.family_id.as_str()).await?;
-            sessions::end_family(&ctx.db, &r.family_id, EndReason::Reuse, ctx.now).await?;
-            return Err(reused);
+        (Plan::RevokeFamily(reused), Some(r)) => return Err(end_session(ctx, r, EndReason::Reuse, reused).await),
+        (Plan::Unbind(foreign), Some(r)) => {
+            return Err(end_session(ctx, r, EndReason::BindingMismatch, foreign).await);
         }
         _ => return Err(refresh::rejected()),
     };
@@ -59,7 +65,17 @@ pub async fn refresh(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     Ok(cred::token_reply::<()>(ctx, &access, &successor, remaining, None)?.audited([refresh::refreshed(&r, grace)]))
 }
 
-/// `POST /logout` (`{"all": true}` ends every session of the user). Authenticated by an
+/// Ends the session of a refused refresh token; `refusal` (or a storage error) is the answer.
+async fn end_session(ctx: &RequestCtx<'_>, r: &refresh::Presented, why: EndReason, refusal: ApiError) -> ApiError {
+    let ended = async {
+        gates::end(ctx.env, r.user_id.as_str(), r.family_id.as_str()).await?;
+        sessions::end_family(&ctx.db, &r.family_id, why, ctx.now).await
+    };
+    ended.await.err().unwrap_or(refusal)
+}
+
+/// `POST /logout` (`{"all": true}` ends every session of the user, `{"others": true}` every
+/// one but the caller's). Authenticated by an
 /// access token, or by the refresh cookie alone (an expired access token must not keep
 /// a browser from logging out).
 pub async fn logout(ctx: &RequestCtx<'_>, caller: Option<Caller>) -> ApiResult<Reply> {
@@ -75,13 +91,56 @@ pub async fn logout(ctx: &RequestCtx<'_>, caller: Option<Caller>) -> ApiResult<R
             (user, sid)
         }
     };
-    let scope = logout::scope(input.all, &user, &sid);
-    // The user's object first: from its answer on, the session is over everywhere.
+    let scope = logout::scope(input.which, &user, &sid);
+    // The user's object first: from its answer on, the sessions are over everywhere.
     match &scope {
         logout::Scope::Session(s) => gates::end(ctx.env, user.as_str(), s.as_str()).await?,
         logout::Scope::Everywhere(u) => gates::end_all(ctx.env, u.as_str()).await?,
+        logout::Scope::Others(u, keep) => gates::end_others(ctx.env, u.as_str(), keep.as_str()).await?,
     }
     let ended = sessions::end(&ctx.db, &scope, ctx.now).await?;
     let (message, event) = logout::done(&scope, &user, &sid, ended);
-    Ok(cred::clear_cookies(Reply::json(200, &json!({"message": message}))?.audited([event])))
+    let reply = Reply::json(200, &json!({"message": message}))?.audited([event]);
+    Ok(if logout::ends_caller(&scope) { cred::clear_cookies(reply) } else { reply })
+}
+
+/// `GET /sessions`: the caller's live sessions, newest first.
+pub async fn list(ctx: &RequestCtx<'_>, caller: &Caller) -> ApiResult<Reply> {
+    let current = caller.require_session()?;
+    let rows = sessions::list(&ctx.db, caller.user_id(), ctx.now).await?;
+    let shown: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "createdAt": time::iso8601(r.created_at),
+                "lastUsedAt": r.last_used_at.map(time::iso8601),
+                "expiresAt": time::iso8601(r.expires_at),
+                "userAgent": r.user_agent,
+                "ipPrefix": r.ip_prefix,
+                "current": &r.id == current,
+            })
+        })
+        .collect();
+    Reply::json(200, &json!({"sessions": shown}))
+}
+
+/// `DELETE /sessions/:id`: ends one of the caller's sessions (another user's, or an ended
+/// one, is 404: no existence oracle). Ending the current one clears its cookies.
+pub async fn revoke(ctx: &RequestCtx<'_>, caller: &Caller, id: &str) -> ApiResult<Reply> {
+    let current = caller.require_session()?;
+    let user = caller.user_id();
+    if !sessions::is_live_of(&ctx.db, id, user, ctx.now).await? {
+        return Err(ApiError::new(ErrorCode::NotFound).with_message("Session not found"));
+    }
+    let sid = SessionId::new(id);
+    gates::end(ctx.env, user.as_str(), sid.as_str()).await?;
+    sessions::end_family(&ctx.db, &sid, EndReason::Revoked, ctx.now).await?;
+    let is_current = &sid == current;
+    let event = AuditEvent::new(AuditAction::AuthSessionRevoke, "auth")
+        .user(user.as_str())
+        .resource_id(sid.as_str())
+        .meta("current", is_current);
+    let reply = Reply::json(200, &json!({"message": "Session revoked"}))?.audited([event]);
+    Ok(if is_current { cred::clear_cookies(reply) } else { reply })
 }

@@ -16,9 +16,10 @@ enum Table {
     Book = 2,
     Lockout = 3,
     Keep = 4,
+    Touched = 5,
 }
 
-const SCHEMA: [&str; 5] = [
+const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, window_start INTEGER NOT NULL, \
      count INTEGER NOT NULL, PRIMARY KEY (name, window_start))",
     "CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, seq INTEGER NOT NULL, expires_at INTEGER NOT NULL, \
@@ -28,6 +29,7 @@ const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS lockout (id INTEGER PRIMARY KEY CHECK (id = 0), failures INTEGER NOT NULL, \
      window_start INTEGER NOT NULL, locked_until INTEGER)",
     "CREATE TABLE IF NOT EXISTS keep (id INTEGER PRIMARY KEY CHECK (id = 0), until INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS touched (sid TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
 fn err(e: worker::Error) -> ApiError {
@@ -162,6 +164,8 @@ impl Store {
         self.table(Table::Sessions)?;
         // Expired sessions are pruned as new ones arrive.
         self.run("DELETE FROM sessions WHERE expires_at <= ?", vec![V::Integer(now)])?;
+        self.table(Table::Touched)?;
+        self.run("DELETE FROM touched WHERE sid NOT IN (SELECT sid FROM sessions)", Vec::new())?;
         self.run(
             "INSERT INTO sessions (sid, seq, expires_at, user_created_at, ended) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (sid) DO NOTHING",
@@ -172,6 +176,31 @@ impl Store {
                 V::Integer(e.user_created_at),
                 V::Integer(i64::from(e.ended)),
             ],
+        )
+    }
+
+    /// Gives a session that is live by `epoch` a new sequence number (it survives an "end
+    /// the others"); an ended one stays ended.
+    pub fn renumber_session(&self, sid: &str, seq: i64, epoch: i64) -> ApiResult<()> {
+        self.table(Table::Sessions)?;
+        self.run(
+            "UPDATE sessions SET seq = ? WHERE sid = ? AND ended = 0 AND seq > ?",
+            vec![V::Integer(seq), sid.into(), V::Integer(epoch)],
+        )
+    }
+
+    /// When a session's use was last recorded in D1.
+    pub fn touched(&self, sid: &str) -> ApiResult<Option<i64>> {
+        self.table(Table::Touched)?;
+        let row = self.first_row("SELECT at FROM touched WHERE sid = ?", vec![sid.into()])?;
+        Ok(row.and_then(|r| r.first().copied().flatten()))
+    }
+
+    pub fn set_touched(&self, sid: &str, at: i64) -> ApiResult<()> {
+        self.table(Table::Touched)?;
+        self.run(
+            "INSERT INTO touched (sid, at) VALUES (?, ?) ON CONFLICT (sid) DO UPDATE SET at = excluded.at",
+            vec![sid.into(), V::Integer(at)],
         )
     }
 

@@ -76,6 +76,11 @@ pub async fn end(env: &Env, user: &str, sid: &str) -> ApiResult<()> {
     call::<Done>(env, &names::user(user), &Op::End { sid: sid.to_owned() }).await.map(|_| ())
 }
 
+/// Ends every session of a user but `keep`, effective on their next request everywhere.
+pub async fn end_others(env: &Env, user: &str, keep: &str) -> ApiResult<()> {
+    call::<Done>(env, &names::user(user), &Op::EndOthers { keep: keep.to_owned() }).await.map(|_| ())
+}
+
 /// Ends every session of a user, effective on their next request everywhere.
 pub async fn end_all(env: &Env, user: &str) -> ApiResult<()> {
     call::<Done>(env, &names::user(user), &Op::EndAll).await.map(|_| ())

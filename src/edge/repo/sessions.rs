@@ -22,6 +22,12 @@ pub enum EndReason {
     PasswordChange,
     PasswordReset,
     AdminUpdate,
+    /// `DELETE /sessions/:id`.
+    Revoked,
+    /// `POST /logout {"others": true}`.
+    LogoutOthers,
+    /// A refresh from a client the session is not bound to.
+    BindingMismatch,
 }
 
 impl EndReason {
@@ -33,6 +39,9 @@ impl EndReason {
             EndReason::PasswordChange => "password_change",
             EndReason::PasswordReset => "password_reset",
             EndReason::AdminUpdate => "admin_update",
+            EndReason::Revoked => "revoked",
+            EndReason::LogoutOthers => "logout_others",
+            EndReason::BindingMismatch => "binding_mismatch",
         }
     }
 }
@@ -70,6 +79,12 @@ pub struct NewSession<'a> {
     pub user: &'a UserId,
     pub refresh_hash: &'a str,
     pub expires_at: i64,
+    /// The User-Agent (truncated, for the sessions list).
+    pub user_agent: &'a str,
+    /// The client's /24 or /64.
+    pub ip_prefix: Option<&'a str>,
+    /// The binding fingerprint, when sessions are bound.
+    pub binding: Option<&'a str>,
 }
 
 /// The statements that open a session (inside the caller's batch: `users::logged_in`).
@@ -77,8 +92,17 @@ pub(super) fn open_stmts(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<[D1
     let (sid, uid) = (Arg::Text(s.id.as_str()), Arg::Text(s.user.as_str()));
     Ok([
         db.stmt(
-            "INSERT INTO refresh_families (id, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            &[sid, uid, Arg::Int(now), Arg::Int(s.expires_at)],
+            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, user_agent, ip_prefix, last_used_at, binding) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, ?7)",
+            &[
+                sid,
+                uid,
+                Arg::Int(now),
+                Arg::Int(s.expires_at),
+                Arg::Text(s.user_agent),
+                s.ip_prefix.map_or(Arg::Null, Arg::Text),
+                s.binding.map_or(Arg::Null, Arg::Text),
+            ],
         )?,
         db.stmt(
             "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -100,12 +124,13 @@ struct PresentedRow {
     role: Role,
     #[serde(deserialize_with = "int_bool")]
     is_active: bool,
+    binding: Option<String>,
 }
 
 /// A presented refresh token (by hash) with its session and user.
 pub async fn by_refresh(db: &Db, hash: &str) -> ApiResult<Option<Presented>> {
     let sql = "SELECT t.family_id, t.expires_at, t.rotated_at, t.replaced_by, f.user_id, \
-         f.expires_at AS family_expires_at, f.revoked_at AS family_revoked_at, u.email, u.role, u.is_active \
+         f.expires_at AS family_expires_at, f.revoked_at AS family_revoked_at, f.binding, u.email, u.role, u.is_active \
          FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id \
          WHERE t.token_hash = ?1";
     let r: Option<PresentedRow> = db.first(sql, &[Arg::Text(hash)]).await?;
@@ -120,6 +145,7 @@ pub async fn by_refresh(db: &Db, hash: &str) -> ApiResult<Option<Presented>> {
         replaced_by: r.replaced_by,
         family_expires_at: r.family_expires_at,
         family_revoked: r.family_revoked_at.is_some(),
+        binding: r.binding,
     }))
 }
 
@@ -144,7 +170,54 @@ pub async fn end(db: &Db, scope: &Scope, now: i64) -> ApiResult<usize> {
             let sql = end_sql("?1", EndReason::LogoutAll, "user_id = ?2");
             db.run(&sql, &[Arg::Int(now), Arg::Text(user.as_str())]).await
         }
+        Scope::Others(user, keep) => {
+            let sql = end_sql("?1", EndReason::LogoutOthers, "user_id = ?2 AND id <> ?3");
+            db.run(&sql, &[Arg::Int(now), Arg::Text(user.as_str()), Arg::Text(keep.as_str())]).await
+        }
     }
+}
+
+/// A live session as `GET /sessions` lists it.
+#[derive(Deserialize)]
+pub struct Listed {
+    pub id: SessionId,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip_prefix: Option<String>,
+}
+
+/// At most this many sessions are listed (newest first).
+pub const LIST_LIMIT: i64 = 100;
+
+/// The user's live sessions, newest first.
+pub async fn list(db: &Db, user: &UserId, now: i64) -> ApiResult<Vec<Listed>> {
+    let sql = "SELECT id, created_at, last_used_at, expires_at, user_agent, ip_prefix FROM refresh_families \
+               WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 ORDER BY created_at DESC, id DESC LIMIT ?3";
+    db.all(sql, &[Arg::Text(user.as_str()), Arg::Int(now), Arg::Int(LIST_LIMIT)]).await
+}
+
+/// Whether `id` is a live session of `user` (no existence oracle: another user's is `false`).
+pub async fn is_live_of(db: &Db, id: &str, user: &UserId, now: i64) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct One {
+        #[serde(rename = "live")]
+        _live: i64,
+    }
+    let sql = "SELECT 1 AS live FROM refresh_families WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3";
+    let row: Option<One> = db.first(sql, &[Arg::Text(id), Arg::Text(user.as_str()), Arg::Int(now)]).await?;
+    Ok(row.is_some())
+}
+
+/// Records a session's use (off the response path, at most once per
+/// `liveness::TOUCH_EVERY_SECS`, when its user's object says so).
+pub async fn touch(db: &Db, id: &SessionId, ip_prefix: Option<&str>, now: i64) -> ApiResult<usize> {
+    db.run(
+        "UPDATE refresh_families SET last_used_at = ?1, ip_prefix = COALESCE(?2, ip_prefix) WHERE id = ?3",
+        &[Arg::Int(now), ip_prefix.map_or(Arg::Null, Arg::Text), Arg::Text(id.as_str())],
+    )
+    .await
 }
 
 /// Ends one session.
