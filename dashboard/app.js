@@ -24,11 +24,7 @@ let registeredEmail = ""; // prefills the login form after registration
 function flash(text, kind = "info") {
   const box = $("#flash");
   box.replaceChildren();
-  if (!text) return;
-  const p = document.createElement("p");
-  p.className = `msg ${kind}`;
-  p.textContent = text;
-  box.append(p);
+  if (text) box.append(el("p", `msg ${kind}`, text));
 }
 
 /** A sentence for an error: the API's message, with the wait for 429 and a plain 5xx text. */
@@ -98,6 +94,7 @@ function showError(err, form) {
 function onSubmit(form, work) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    flash(""); // a new action: the last one's message goes
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     form.setAttribute("aria-busy", "true");
@@ -113,15 +110,18 @@ function onSubmit(form, work) {
   });
 }
 
+/** Runs `work` on click, one at a time (aria-busy meanwhile; `disabled` stays the screen's). */
 function clickBusy(button, work) {
   button.addEventListener("click", async () => {
-    button.disabled = true;
+    if (button.getAttribute("aria-busy")) return;
+    button.setAttribute("aria-busy", "true");
+    flash("");
     try {
       await work();
     } catch (err) {
       showError(err);
     } finally {
-      button.disabled = false;
+      button.removeAttribute("aria-busy");
     }
   });
 }
@@ -168,15 +168,15 @@ function emptyItem(text) {
   return el("li", "item empty muted", text);
 }
 
+const BROWSERS = [["Edg", "Edge"], ["OPR", "Opera"], ["Firefox"], ["HeadlessChrome"], ["Chrome"], ["Version", "Safari"]];
+const SYSTEMS = [["Android"], ["iPhone"], ["iPad"], ["Windows"], ["Mac OS X", "macOS"], ["CrOS", "ChromeOS"], ["Linux"]];
+
 /** "Chrome 148 on Linux" from a User-Agent string. */
 function device(ua) {
   if (!ua) return "Unknown device";
-  const browser = ua.match(/(Edg|OPR|Firefox|HeadlessChrome|Chrome|Version)\/(\d+)/);
-  const name = browser ? ({ Edg: "Edge", OPR: "Opera", Version: "Safari" }[browser[1]] || browser[1]) : "";
-  const os = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "CrOS", "Linux"].find((o) => ua.includes(o));
-  const label = [name && `${name} ${browser[2]}`, os && `on ${os === "Mac OS X" ? "macOS" : os === "CrOS" ? "ChromeOS" : os}`]
-    .filter(Boolean)
-    .join(" ");
+  const browser = BROWSERS.map(([k, name = k]) => [name, ua.match(new RegExp(`${k}/(\\d+)`))]).find(([, m]) => m);
+  const os = SYSTEMS.find(([k]) => ua.includes(k));
+  const label = [browser && `${browser[0]} ${browser[1][1]}`, os && `on ${os[1] || os[0]}`].filter(Boolean).join(" ");
   return label || ua.slice(0, 60);
 }
 
@@ -310,6 +310,7 @@ function postsScreen(token) {
   const reload = () => load().catch((err) => current(token) && showError(err));
   async function turn(delta) {
     const before = page;
+    flash("");
     page = Math.max(1, page + delta);
     prev.disabled = next.disabled = true;
     try {

@@ -479,6 +479,39 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
     assertClean(w);
   });
 
+  await step("a 429 shows its Retry-After seconds, a 5xx a plain “unavailable” message (answers substituted in the browser)", async () => {
+    // The API's own 429 and 503 bodies, answered by request interception for one call each.
+    const answers = [
+      { status: 429, headers: { "Retry-After": "42" }, body: { error: "Too many requests", code: "rate_limited", requestId: "00000000-0000-4000-8000-000000000000" } },
+      { status: 503, headers: {}, body: { error: "Service temporarily unavailable", code: "service_unavailable", requestId: "00000000-0000-4000-8000-000000000001" } },
+    ];
+    const intercept = (r) => {
+      if (r.isInterceptResolutionHandled()) return;
+      if (new URL(r.url()).pathname === "/api/posts" && r.method() === "GET" && answers.length) {
+        const a = answers.shift();
+        r.respond({ status: a.status, headers: a.headers, contentType: "application/json", body: JSON.stringify(a.body) });
+      } else r.continue();
+    };
+    await page.setRequestInterception(true);
+    page.on("request", intercept);
+    try {
+      await page.click("#post-reload");
+      await waitFlash(page, /^Too many requests\. Try again in 42 seconds\.$/, "error");
+      await page.click("#post-reload");
+      await waitFlash(page, /^The service is unavailable right now\. Please try again in a moment\.$/, "error");
+      assert.equal(answers.length, 0);
+    } finally {
+      page.off("request", intercept);
+      await page.setRequestInterception(false);
+    }
+    // The list is still there, and the next call goes through.
+    await page.click("#post-reload");
+    await page.waitForFunction(() => !document.querySelector("#post-list").hasAttribute("aria-busy"));
+    assert.ok((await listTexts(page, "#post-list")).length > 0);
+    assert.equal((await flash(page)).text, "", "the error message went with the next action");
+    assertClean(w, ["429 /api/posts", "503 /api/posts"]);
+  });
+
   await step("silent refresh: the access token (3 s) is renewed before it expires, without a visible failure", async () => {
     w.api.length = 0;
     await sleep(4500);
@@ -605,7 +638,7 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
     await third.close();
     // This browser is still signed in.
     await go(page, "#/posts", "Posts");
-    await item(page, "#post-list", "Notes, now public");
+    await item(page, "#post-list", "After the token expired");
     assertClean(w);
   });
 
@@ -613,7 +646,7 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
     const evilServer = http.createServer((req, res) => {
       const api = JSON.stringify(BASE);
       const pages = {
-        "/": `<!doctype html><title>elsewhere</title><pre id="out"></pre><script>
+        "/": `<!doctype html><title>elsewhere</title><link rel="icon" href="data:,"><pre id="out"></pre><script>
           (async () => {
             const API = ${api}, out = {};
             const probe = async (name, init, path) => {
@@ -627,8 +660,7 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
             document.getElementById("out").textContent = JSON.stringify(out);
           })();
         </script>`,
-        "/form": `<!doctype html><title>form</title><form method="post" action="${BASE}/api/auth/logout"></form>
-          <script>document.forms[0].submit();</script>`,
+        "/form": `<!doctype html><title>form</title><link rel="icon" href="data:,"><form method="post" action="${BASE}/api/auth/logout"><button>Win a prize</button></form>`,
       };
       res.writeHead(pages[req.url] ? 200 : 404, { "Content-Type": "text/html; charset=utf-8" });
       res.end(pages[req.url] || "");
@@ -640,19 +672,20 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
     assert.ok(!["3000"].includes(String(evilServer.address().port)), "not an origin of CORS_ORIGINS");
 
     const evil = await browser.newPage(); // the victim's browser: same context, same cookies
-    const answers = [];
-    const logged = [];
-    evil.on("response", async (r) => {
-      const url = new URL(r.url());
-      if (url.origin !== BASE) return;
-      let body = null;
-      try {
-        body = await r.text();
-      } catch {
-        body = null; // a body the browser withheld
-      }
-      answers.push({ method: r.request().method(), path: url.pathname, status: r.status(), body });
+    // What went over the wire, from CDP: a response the page may not read is reported only
+    // there (puppeteer sees a failed request), with the status and the cookies sent.
+    const wire = new Map();
+    const entry = (id) => wire.get(id) ?? wire.set(id, {}).get(id);
+    const cdp = await evil.createCDPSession();
+    await cdp.send("Network.enable");
+    cdp.on("Network.requestWillBeSent", (e) => Object.assign(entry(e.requestId), { method: e.request.method, url: e.request.url }));
+    cdp.on("Network.requestWillBeSentExtraInfo", (e) => {
+      const site = Object.entries(e.headers).find(([k]) => k.toLowerCase() === "sec-fetch-site")?.[1];
+      const cookies = e.associatedCookies.filter((c) => c.blockedReasons.length === 0).map((c) => c.cookie.name);
+      Object.assign(entry(e.requestId), { site, cookies });
     });
+    cdp.on("Network.responseReceivedExtraInfo", (e) => Object.assign(entry(e.requestId), { status: e.statusCode }));
+    const logged = [];
     evil.on("console", (m) => logged.push(m.text()));
     evil.on("pageerror", (e) => logged.push(`uncaught: ${e.message}`));
     await evil.goto(`${evilOrigin}/`);
@@ -661,28 +694,33 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
     // Nothing was readable (CORS: the origin is not in CORS_ORIGINS).
     assert.deepEqual(out, { me: "blocked TypeError", post: "blocked TypeError", postText: "blocked TypeError", logout: "blocked TypeError" });
     await sleep(300);
-    const byKey = Object.fromEntries(answers.map((a) => [`${a.method} ${a.path}`, a]));
-    // The cookie was sent (same site): the server answered /me for the user, the browser hid it.
-    assert.equal(byKey["GET /api/auth/me"]?.status, 200, JSON.stringify(answers));
-    // The cookie-authenticated writes were refused by the CSRF check...
-    const posts = answers.filter((a) => a.method === "POST" && a.path === "/api/posts").map((a) => a.status).sort();
-    // ...(the text/plain one already at the body check: a write's body must be JSON).
-    assert.deepEqual(posts, [403, 415], JSON.stringify(answers));
-    assert.equal(byKey["POST /api/auth/logout"]?.status, 403);
-    for (const a of answers.filter((a) => a.status === 403 && a.body)) assert.equal(JSON.parse(a.body).code, "csrf_rejected");
-    // What the page's console shows is CORS refusing it, and those HTTP errors.
+    const sent = [...wire.values()]
+      .filter((r) => r.url?.startsWith(`${BASE}/`))
+      .map((r) => ({ call: `${r.method} ${new URL(r.url).pathname}`, status: r.status, site: r.site, cookies: (r.cookies ?? []).sort().join(" ") }));
+    const both = "__Host-access __Host-d1-bookmark __Secure-refresh";
+    const access = "__Host-access __Host-d1-bookmark";
+    assert.deepEqual(sent, [
+      // The cookies went along (same site): the server answered /me for the user; the
+      // browser kept the answer from the page.
+      { call: "GET /api/auth/me", status: 200, site: "same-site", cookies: both },
+      // The cookie-authenticated writes were refused by the CSRF check (403 csrf_rejected)...
+      { call: "POST /api/posts", status: 403, site: "same-site", cookies: access },
+      // ...the text/plain one already by the body check (a write's body must be JSON: 415)...
+      { call: "POST /api/posts", status: 415, site: "same-site", cookies: access },
+      // ...and a logout, with the refresh cookie too, by the CSRF check.
+      { call: "POST /api/auth/logout", status: 403, site: "same-site", cookies: both },
+    ]);
+    // The page's console shows CORS refusing it and nothing else.
     assert.ok(logged.some((l) => /blocked by CORS policy/.test(l)), logged.join("\n"));
-    for (const l of logged) {
-      assert.match(l, /blocked by CORS policy|Failed to load resource: (net::ERR_FAILED|the server responded with a status of (403|415))/, l);
-    }
+    for (const l of logged) assert.match(l, /blocked by CORS policy|^Failed to load resource: net::ERR_FAILED$/, l);
 
-    // A form posted from there: a top-level navigation whose answer is readable.
-    const nav = evil.waitForNavigation({ waitUntil: "load" });
+    // A form posted from there: a top-level navigation, whose answer is readable.
     await evil.goto(`${evilOrigin}/form`);
-    await nav;
+    const [answer] = await Promise.all([evil.waitForNavigation({ waitUntil: "load" }), evil.click("button")]);
+    assert.equal(answer.status(), 403);
     assert.equal(new URL(evil.url()).pathname, "/api/auth/logout");
-    const refused = JSON.parse(await evil.evaluate(() => document.body.innerText));
-    assert.equal(refused.code, "csrf_rejected");
+    assert.equal(JSON.parse(await answer.text()).code, "csrf_rejected");
+    await cdp.detach();
     await evil.close();
 
     // Nothing was created or ended.
