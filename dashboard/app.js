@@ -19,7 +19,7 @@ let pendingFlash = null; // a message for the next screen
 let view = 0; // bumped on every render: late answers for an old screen are dropped
 let registeredEmail = ""; // prefills the login form after registration
 
-// ---------------------------------------------------------------- messages
+// --- messages
 
 function flash(text, kind = "info") {
   const box = $("#flash");
@@ -126,7 +126,7 @@ function clickBusy(button, work) {
   });
 }
 
-// ---------------------------------------------------------------- helpers
+// --- helpers
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -180,16 +180,17 @@ function device(ua) {
   return label || ua.slice(0, 60);
 }
 
-// ---------------------------------------------------------------- routing
+// --- routing
 
+// Each screen: its <template id="tpl-NAME">, its code, and whether it is for signed-out users.
 const screens = {
-  "/login": { title: "Sign in", render: loginScreen, public: true },
-  "/register": { title: "Create an account", render: registerScreen, public: true },
-  "/forgot": { title: "Reset your password", render: forgotScreen, public: true },
-  "/posts": { title: "Posts", render: postsScreen },
-  "/keys": { title: "API keys", render: keysScreen },
-  "/sessions": { title: "Sessions", render: sessionsScreen },
-  "/account": { title: "Account", render: accountScreen },
+  "/login": [loginScreen, true],
+  "/register": [registerScreen, true],
+  "/forgot": [forgotScreen, true],
+  "/posts": [postsScreen],
+  "/keys": [keysScreen],
+  "/sessions": [sessionsScreen],
+  "/account": [accountScreen],
 };
 
 function go(path, message, kind = "success") {
@@ -201,14 +202,12 @@ function go(path, message, kind = "success") {
 function route() {
   let path = location.hash.startsWith("#/") ? location.hash.slice(1) : "";
   if (!screens[path]) path = me ? "/posts" : "/login";
-  if (!me && !screens[path].public) path = "/login";
-  if (me && screens[path].public) path = "/posts";
+  if (!me && !screens[path][1]) path = "/login";
+  if (me && screens[path][1]) path = "/posts";
   if (location.hash !== `#${path}`) history.replaceState(null, "", `#${path}`);
-  const screen = screens[path];
   view += 1;
   flash(...(pendingFlash || [""]));
   pendingFlash = null;
-  document.title = `${screen.title} · secure-api`;
   $("#nav").hidden = !me;
   $("#who").hidden = !me;
   $("#who-email").textContent = me ? me.email : "";
@@ -218,8 +217,10 @@ function route() {
   }
   const tpl = document.getElementById(`tpl-${path.slice(1)}`);
   main.replaceChildren(tpl.content.cloneNode(true));
-  $("h1", main)?.focus();
-  screen.render(view);
+  const h1 = $("h1", main);
+  document.title = `${h1.textContent} · secure-api`;
+  h1.focus();
+  screens[path][0](view);
 }
 
 function current(token) {
@@ -237,7 +238,7 @@ onSessionEnd(() => {
   if (me) signedOut("Your session has ended. Please sign in again.");
 });
 
-// ---------------------------------------------------------------- auth screens
+// --- auth screens
 
 function loginScreen() {
   const form = $("#login-form");
@@ -269,7 +270,7 @@ function forgotScreen() {
   });
 }
 
-// ---------------------------------------------------------------- posts
+// --- posts
 
 function mayChange(post) {
   return post.authorId === me.id || me.role === "editor" || me.role === "admin";
@@ -408,7 +409,7 @@ function postsScreen(token) {
   reload();
 }
 
-// ---------------------------------------------------------------- API keys
+// --- API keys
 
 function keysScreen(token) {
   const list = $("#key-list");
@@ -417,7 +418,7 @@ function keysScreen(token) {
     const id = `scope-${scope.replace(/:/g, "-")}`;
     const box = el("div", "check");
     const input = el("input");
-    Object.assign(input, { type: "checkbox", id, name: "scopes", value: scope, checked: scope === "posts:read" });
+    Object.assign(input, { type: "checkbox", id, name: "scopes", value: scope, defaultChecked: scope === "posts:read" });
     const label = el("label", "mono", scope);
     label.htmlFor = id;
     box.append(input, label);
@@ -491,7 +492,7 @@ function keysScreen(token) {
   load().catch((err) => current(token) && showError(err));
 }
 
-// ---------------------------------------------------------------- sessions
+// --- sessions
 
 function sessionsScreen(token) {
   const list = $("#session-list");
@@ -544,7 +545,7 @@ function sessionsScreen(token) {
   load().catch((err) => current(token) && showError(err));
 }
 
-// ---------------------------------------------------------------- account
+// --- account
 
 function accountScreen() {
   $("#me-email").textContent = me.email;
@@ -577,7 +578,7 @@ function accountScreen() {
   });
 }
 
-// ---------------------------------------------------------------- start
+// --- start
 
 async function logout() {
   await api("POST", "/api/auth/logout", {});

@@ -414,6 +414,9 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
     await page.waitForSelector("#key-secret:not([hidden])");
     await waitFlash(page, /^Created the key “CI publisher”\. Copy it now/, "success");
     apiKey = await page.$eval("#key-secret-value", (e) => e.value);
+    // The form is back to its defaults for the next key.
+    assert.deepEqual(await page.$$eval("#key-scopes input", (is) => is.map((i) => i.checked)), [true, false, false, false]);
+    assert.equal(await page.$eval("#key-name", (e) => e.value), "");
     assert.match(apiKey, /^sk_live_[A-Za-z0-9_-]{40,}$/);
     const listed = await item(page, "#key-list", "CI publisher");
     const listedText = await listed.evaluate((li) => li.textContent);
