@@ -49,7 +49,8 @@ done
 # only serve stack traces; stripping them saves ~25 KB gzip of what every cold start loads.
 # KEEP_NAMES=1 keeps them (CPU profiles with function names: bench/profile.mjs).
 if [ "${KEEP_NAMES:-}" != "1" ]; then
-  "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.stripped.wasm --strip-debug \
+  # -Oz again once the names are gone: they kept wasm-opt from merging identical code.
+  "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.stripped.wasm --strip-debug -Oz \
     --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
     --enable-multivalue --enable-reference-types --enable-exception-handling
   mv build/index_bg.stripped.wasm build/index_bg.wasm

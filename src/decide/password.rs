@@ -17,7 +17,7 @@ pub fn wrong_current(user: &UserId, email: &str) -> (ApiError, AuditEvent) {
 }
 
 /// A key revoked together with a credential change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokedKey {
     pub id: ApiKeyId,
     pub key_prefix: String,

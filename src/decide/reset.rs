@@ -9,7 +9,7 @@ use crate::error::{ApiError, ErrorCode};
 use super::password::{key_events, RevokedKey};
 
 /// A stored reset token.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredReset {
     pub user_id: UserId,
     pub expires_at: i64,

@@ -14,7 +14,17 @@ pub struct Reply {
     pub audit: Vec<AuditEvent>,
 }
 
+#[derive(Serialize)]
+struct Message<'a> {
+    message: &'a str,
+}
+
 impl Reply {
+    /// `{"message": ...}`.
+    pub fn message(status: u16, message: &str) -> ApiResult<Reply> {
+        Reply::json(status, &Message { message })
+    }
+
     /// A JSON answer. A value that cannot be serialised is a 500, never an empty body.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> ApiResult<Reply> {
         let body = serde_json::to_string(value).map_err(|e| ApiError::internal(format!("response body: {e}")))?;

@@ -17,7 +17,32 @@ use crate::edge::reply::Reply;
 use crate::edge::repo::{gates, sessions, users};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::throttle::lockout::account_key;
-use serde_json::json;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Registered<'a> {
+    id: &'a UserId,
+    email: &'a str,
+    message: &'static str,
+}
+
+/// The `user` of a login answer.
+#[derive(Serialize)]
+struct Shown<'a> {
+    id: &'a UserId,
+    email: &'a str,
+    role: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Me<'a> {
+    id: &'a UserId,
+    email: &'a str,
+    role: &'static str,
+    is_active: bool,
+    created_at: String,
+}
 
 /// `POST /register`.
 pub async fn register(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
@@ -30,7 +55,7 @@ pub async fn register(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
         .resource_id(id.as_str())
         .meta("email", input.email.as_str())
         .meta("role", "user");
-    let body = json!({"id": id, "email": input.email.as_str(), "message": "User created successfully"});
+    let body = Registered { id: &id, email: input.email.as_str(), message: "User created successfully" };
     Ok(Reply::json(201, &body)?.audited([event]))
 }
 
@@ -78,18 +103,18 @@ pub async fn login(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
         .resource_id(sid.as_str())
         .meta("method", "password")
         .meta("rehashed", rehash);
-    let shown = json!({"id": user.id, "email": user.email, "role": user.role.as_str()});
+    let shown = Shown { id: &user.id, email: &user.email, role: user.role.as_str() };
     Ok(cred::token_reply(ctx, &access, &refresh, ctx.settings.refresh_ttl, Some(shown))?.audited([event]))
 }
 
 /// `GET /me`: answered from the authentication read, no further D1 round trip.
 pub fn me(caller: &Caller) -> ApiResult<Reply> {
-    let body = json!({
-        "id": caller.user_id(),
-        "email": caller.email,
-        "role": caller.principal.role.as_str(),
-        "isActive": true,
-        "createdAt": crate::time::iso8601(caller.created_at),
-    });
+    let body = Me {
+        id: caller.user_id(),
+        email: &caller.email,
+        role: caller.principal.role.as_str(),
+        is_active: true,
+        created_at: crate::time::iso8601(caller.created_at),
+    };
     Reply::json(200, &body)
 }

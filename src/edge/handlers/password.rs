@@ -13,7 +13,6 @@ use crate::edge::reply::Reply;
 use crate::edge::repo::{gates, users};
 use crate::error::ApiResult;
 use crate::throttle::lockout::account_key;
-use serde_json::json;
 
 /// `PUT /password`.
 pub async fn change(ctx: &RequestCtx<'_>, caller: Caller) -> ApiResult<Reply> {
@@ -39,6 +38,6 @@ pub async fn change(ctx: &RequestCtx<'_>, caller: Caller) -> ApiResult<Reply> {
     if lock.is_some() {
         gates::lockout_clear(ctx.env, &key).await?;
     }
-    let reply = Reply::json(200, &json!({"message": "Password changed; every session has been signed out"}))?;
+    let reply = Reply::message(200, "Password changed; every session has been signed out")?;
     Ok(cred::clear_cookies(reply.audited(password::changed(uid, &revoked))))
 }

@@ -65,8 +65,8 @@ pub async fn request(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
         };
         enqueue(ctx, msg);
     }
-    let body = json!({"message": "If an account exists for that email, a password reset link has been sent"});
-    Ok(Reply::json(202, &body)?.audited([event]))
+    let body = "If an account exists for that email, a password reset link has been sent";
+    Ok(Reply::message(202, body)?.audited([event]))
 }
 
 /// Sends the message to `RESET_QUEUE` after the response, when the producer is bound.
@@ -108,6 +108,5 @@ pub async fn confirm(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     // A reset is also the way out of a lockout.
     gates::lockout_clear(ctx.env, &account_key(&done.email)).await?;
     let events = reset::confirmed(&done.user_id, done.sessions_ended, &done.keys_revoked);
-    let body = json!({"message": "Password has been reset; sign in with the new password"});
-    Ok(Reply::json(200, &body)?.audited(events))
+    Ok(Reply::message(200, "Password has been reset; sign in with the new password")?.audited(events))
 }

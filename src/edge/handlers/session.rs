@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode, FieldError};
 use crate::time;
 use crate::token::refresh as token;
 use crate::web::cookies;
-use serde_json::json;
+use serde::Serialize;
 
 /// The refresh token of the request: the body's `refreshToken`, else the refresh cookie
 /// (a cookie-authenticated write, so it passes the CSRF check first).
@@ -100,29 +100,44 @@ pub async fn logout(ctx: &RequestCtx<'_>, caller: Option<Caller>) -> ApiResult<R
     }
     let ended = sessions::end(&ctx.db, &scope, ctx.now).await?;
     let (message, event) = logout::done(&scope, &user, &sid, ended);
-    let reply = Reply::json(200, &json!({"message": message}))?.audited([event]);
+    let reply = Reply::message(200, message)?.audited([event]);
     Ok(if logout::ends_caller(&scope) { cred::clear_cookies(reply) } else { reply })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionView<'a> {
+    id: &'a SessionId,
+    created_at: String,
+    last_used_at: Option<String>,
+    expires_at: String,
+    user_agent: Option<&'a str>,
+    ip_prefix: Option<&'a str>,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct Sessions<'a> {
+    sessions: Vec<SessionView<'a>>,
 }
 
 /// `GET /sessions`: the caller's live sessions, newest first.
 pub async fn list(ctx: &RequestCtx<'_>, caller: &Caller) -> ApiResult<Reply> {
     let current = caller.require_session()?;
     let rows = sessions::list(&ctx.db, caller.user_id(), ctx.now).await?;
-    let shown: Vec<_> = rows
-        .into_iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "createdAt": time::iso8601(r.created_at),
-                "lastUsedAt": r.last_used_at.map(time::iso8601),
-                "expiresAt": time::iso8601(r.expires_at),
-                "userAgent": r.user_agent,
-                "ipPrefix": r.ip_prefix,
-                "current": &r.id == current,
-            })
+    let sessions = rows
+        .iter()
+        .map(|r| SessionView {
+            id: &r.id,
+            created_at: time::iso8601(r.created_at),
+            last_used_at: r.last_used_at.map(time::iso8601),
+            expires_at: time::iso8601(r.expires_at),
+            user_agent: r.user_agent.as_deref(),
+            ip_prefix: r.ip_prefix.as_deref(),
+            current: &r.id == current,
         })
         .collect();
-    Reply::json(200, &json!({"sessions": shown}))
+    Reply::json(200, &Sessions { sessions })
 }
 
 /// `DELETE /sessions/:id`: ends one of the caller's sessions (another user's, or an ended
@@ -141,6 +156,6 @@ pub async fn revoke(ctx: &RequestCtx<'_>, caller: &Caller, id: &str) -> ApiResul
         .user(user.as_str())
         .resource_id(sid.as_str())
         .meta("current", is_current);
-    let reply = Reply::json(200, &json!({"message": "Session revoked"}))?.audited([event]);
+    let reply = Reply::message(200, "Session revoked")?.audited([event]);
     Ok(if is_current { cred::clear_cookies(reply) } else { reply })
 }

@@ -2,15 +2,14 @@
 //! authentication read, listings, creation under the per-user cap, revocation, and the
 //! `last_used_at` touch.
 
-use super::{int_bool, page, Arg, Db};
+use super::{from_row, page, Arg, Db};
+use crate::decide::password::RevokedKey;
 use crate::domain::ids::{ApiKeyId, UserId};
 use crate::domain::role::Role;
 use crate::error::ApiResult;
-use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 /// A key with its owner, as the authentication of an `X-API-Key` request reads it.
-#[derive(Deserialize)]
 pub struct KeyOwner {
     pub id: ApiKeyId,
     pub user_id: UserId,
@@ -22,10 +21,22 @@ pub struct KeyOwner {
     pub last_used_at: Option<i64>,
     pub email: String,
     pub role: Role,
-    #[serde(deserialize_with = "int_bool")]
     pub is_active: bool,
     pub created_at: i64,
 }
+from_row!(KeyOwner {
+    id,
+    user_id,
+    scopes,
+    rate_limit,
+    expires_at,
+    revoked_at,
+    last_used_at,
+    email,
+    role,
+    is_active,
+    created_at
+});
 
 /// The key of `hash` with its owner (the request is counted in the key's object).
 pub async fn load(db: &Db, hash: &str) -> ApiResult<Option<KeyOwner>> {
@@ -42,7 +53,6 @@ pub async fn touch(db: &Db, id: &ApiKeyId, now: i64) -> ApiResult<()> {
 }
 
 /// A stored key, as listings show it (never the key or its hash).
-#[derive(Deserialize)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub user_id: UserId,
@@ -56,6 +66,18 @@ pub struct ApiKey {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
+from_row!(ApiKey {
+    id,
+    user_id,
+    key_prefix,
+    name,
+    scopes,
+    rate_limit,
+    last_used_at,
+    expires_at,
+    created_at,
+    revoked_at
+});
 
 const COLUMNS: &str =
     "id, user_id, key_prefix, name, scopes, rate_limit, last_used_at, expires_at, created_at, revoked_at";
@@ -131,3 +153,5 @@ pub async fn page_all(db: &Db, page_no: i64, limit: i64) -> ApiResult<(i64, Vec<
     )
     .await
 }
+
+from_row!(RevokedKey { id, key_prefix });

@@ -1,10 +1,9 @@
 //! The audit log (`audit_logs`): events written after the response (one batch per
 //! request, see `edge::pipeline`) and the admin query.
 
-use super::{page, Arg, Db};
+use super::{from_row, page, Arg, Db};
 use crate::audit::AuditEvent;
 use crate::error::ApiResult;
-use serde::Deserialize;
 
 /// What the edge adds to every event of a request.
 pub struct RequestMeta {
@@ -46,7 +45,6 @@ pub async fn write(db: &Db, events: &[AuditEvent], m: &RequestMeta, new_id: impl
 }
 
 /// A stored entry.
-#[derive(Deserialize)]
 pub struct Entry {
     pub id: String,
     pub user_id: Option<String>,
@@ -60,6 +58,18 @@ pub struct Entry {
     pub metadata: String,
     pub created_at: i64,
 }
+from_row!(Entry {
+    id,
+    user_id,
+    action,
+    resource,
+    resource_id,
+    ip_address,
+    user_agent,
+    request_id,
+    metadata,
+    created_at
+});
 
 /// The admin query's filters (all optional; times are unix seconds, inclusive).
 pub struct Filter<'a> {

@@ -1,20 +1,19 @@
 //! Posts (`posts`): the visibility-filtered listing, reads by id, create, partial update
 //! and delete. Visibility and ownership are decided by the handler through `authz`.
 
-use super::{int_bool, page, Arg, Db};
+use super::{from_row, page, Arg, Db};
 use crate::domain::ids::{PostId, UserId};
 use crate::dto::{NewPost, PostPatch};
 use crate::error::{ApiError, ApiResult};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A post, as stored and as answered (camelCase, ISO-8601 times, `published` a boolean).
-#[derive(Deserialize, Serialize)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Post {
     pub id: PostId,
     pub title: String,
     pub body: String,
-    #[serde(deserialize_with = "int_bool")]
     pub published: bool,
     pub author_id: UserId,
     #[serde(serialize_with = "crate::time::serialize_iso8601")]
@@ -22,6 +21,7 @@ pub struct Post {
     #[serde(serialize_with = "crate::time::serialize_iso8601")]
     pub updated_at: i64,
 }
+from_row!(Post { id, title, body, published, author_id, created_at, updated_at });
 
 const COLUMNS: &str = "id, author_id, title, body, published, created_at, updated_at";
 

@@ -2,13 +2,12 @@
 //! batch and the single-use confirm batch.
 
 use super::sessions::{end_sql, EndReason};
-use super::{changes, row, rows_of, Arg, Db};
+use super::{changes, from_row, row, rows_of, Arg, Db};
 use crate::decide::password::RevokedKey;
 use crate::decide::reset::StoredReset;
 use crate::domain::email::Email;
 use crate::domain::ids::UserId;
 use crate::error::ApiResult;
-use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 /// Supersedes every open reset token of a user inside a caller's batch (binds ?1 now, ?2 user).
@@ -57,10 +56,10 @@ pub async fn request(db: &Db, email: &Email, m: &ResetMessage<'_>, now: i64) -> 
             )?,
         ])
         .await?;
-    #[derive(Deserialize)]
     struct Matched {
         user_id: UserId,
     }
+    from_row!(Matched { user_id });
     Ok(row::<Matched>(&results, 1)?.map(|m| m.user_id))
 }
 
@@ -125,11 +124,11 @@ pub async fn confirm(
             )?,
         ])
         .await?;
-    #[derive(Deserialize)]
     struct Reset {
         id: UserId,
         email: String,
     }
+    from_row!(Reset { id, email });
     let Some(user) = row::<Reset>(&results, 2)? else {
         return Ok(None);
     };
@@ -140,3 +139,5 @@ pub async fn confirm(
         keys_revoked: rows_of(&results, 3)?,
     }))
 }
+
+from_row!(StoredReset { user_id, expires_at, used_at, superseded_at });

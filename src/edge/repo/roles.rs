@@ -3,13 +3,12 @@
 use super::Db;
 use crate::domain::role::{Permission, Role};
 use crate::error::ApiResult;
-use serde::Deserialize;
 
-#[derive(Deserialize)]
 struct Grant {
     role: String,
     permission: String,
 }
+super::from_row!(Grant { role, permission });
 
 /// Every grant; rows naming a role or permission this build does not know are skipped.
 pub async fn grants(db: &Db) -> ApiResult<Vec<(Role, Permission)>> {

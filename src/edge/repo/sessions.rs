@@ -4,13 +4,12 @@
 //! the liveness every access-token request asks is kept by the user's Durable Object
 //! (`repo::gates`), told first whenever sessions end.
 
-use super::{changes, int_bool, row, Arg, Db};
+use super::{changes, from_row, row, Arg, Db, Exists};
 use crate::decide::logout::Scope;
 use crate::decide::refresh::Presented;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::role::Role;
 use crate::error::ApiResult;
-use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 /// Why sessions were ended (`refresh_families.revoke_reason`).
@@ -56,14 +55,13 @@ pub(super) fn end_sql(now_bind: &str, reason: EndReason, which: &str) -> String 
 }
 
 /// The session and user behind an access token.
-#[derive(Deserialize)]
 pub struct SessionUser {
-    #[serde(deserialize_with = "int_bool")]
     pub is_active: bool,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
     pub expires_at: i64,
 }
+from_row!(SessionUser { is_active, created_at, revoked_at, expires_at });
 
 /// The session `sid` of user `uid` with the user, as D1 has it (read once per session by
 /// its user's object, to adopt a session opened before the object kept the book).
@@ -111,7 +109,6 @@ pub(super) fn open_stmts(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<[D1
     ])
 }
 
-#[derive(Deserialize)]
 struct PresentedRow {
     family_id: SessionId,
     expires_at: i64,
@@ -122,10 +119,22 @@ struct PresentedRow {
     family_revoked_at: Option<i64>,
     email: String,
     role: Role,
-    #[serde(deserialize_with = "int_bool")]
     is_active: bool,
     binding: Option<String>,
 }
+from_row!(PresentedRow {
+    family_id,
+    expires_at,
+    rotated_at,
+    replaced_by,
+    user_id,
+    family_expires_at,
+    family_revoked_at,
+    email,
+    role,
+    is_active,
+    binding
+});
 
 /// A presented refresh token (by hash) with its session and user.
 pub async fn by_refresh(db: &Db, hash: &str) -> ApiResult<Option<Presented>> {
@@ -151,11 +160,11 @@ pub async fn by_refresh(db: &Db, hash: &str) -> ApiResult<Option<Presented>> {
 
 /// The live session of a refresh token (logout by the refresh cookie alone).
 pub async fn live_by_refresh(db: &Db, hash: &str) -> ApiResult<Option<(SessionId, UserId)>> {
-    #[derive(Deserialize)]
     struct Fam {
         family_id: SessionId,
         user_id: UserId,
     }
+    from_row!(Fam { family_id, user_id });
     let sql = "SELECT t.family_id, f.user_id FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
                WHERE t.token_hash = ?1 AND f.revoked_at IS NULL";
     let r: Option<Fam> = db.first(sql, &[Arg::Text(hash)]).await?;
@@ -178,7 +187,6 @@ pub async fn end(db: &Db, scope: &Scope, now: i64) -> ApiResult<usize> {
 }
 
 /// A live session as `GET /sessions` lists it.
-#[derive(Deserialize)]
 pub struct Listed {
     pub id: SessionId,
     pub created_at: i64,
@@ -187,6 +195,7 @@ pub struct Listed {
     pub user_agent: Option<String>,
     pub ip_prefix: Option<String>,
 }
+from_row!(Listed { id, created_at, last_used_at, expires_at, user_agent, ip_prefix });
 
 /// At most this many sessions are listed (newest first).
 pub const LIST_LIMIT: i64 = 100;
@@ -200,13 +209,8 @@ pub async fn list(db: &Db, user: &UserId, now: i64) -> ApiResult<Vec<Listed>> {
 
 /// Whether `id` is a live session of `user` (no existence oracle: another user's is `false`).
 pub async fn is_live_of(db: &Db, id: &str, user: &UserId, now: i64) -> ApiResult<bool> {
-    #[derive(Deserialize)]
-    struct One {
-        #[serde(rename = "live")]
-        _live: i64,
-    }
     let sql = "SELECT 1 AS live FROM refresh_families WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3";
-    let row: Option<One> = db.first(sql, &[Arg::Text(id), Arg::Text(user.as_str()), Arg::Int(now)]).await?;
+    let row: Option<Exists> = db.first(sql, &[Arg::Text(id), Arg::Text(user.as_str()), Arg::Int(now)]).await?;
     Ok(row.is_some())
 }
 
@@ -271,12 +275,7 @@ pub async fn rotate(db: &Db, hash: &str, new_hash: &str, p: &Presented, now: i64
             )?,
         ])
         .await?;
-    #[derive(Deserialize)]
-    struct Live {
-        #[serde(rename = "live")]
-        _live: i64,
-    }
-    Ok(if row::<Live>(&results, 2)?.is_none() {
+    Ok(if row::<Exists>(&results, 2)?.is_none() {
         Rotation::SessionEnded
     } else if results.first().map(changes).unwrap_or(0) == 1 {
         Rotation::Rotated

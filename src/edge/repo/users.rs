@@ -2,7 +2,7 @@
 //! admin listing and update.
 
 use super::sessions::{end_all_stmt, end_sql, open_stmts, EndReason, NewSession};
-use super::{changes, int_bool, page, row, rows_of, Arg, Db};
+use super::{changes, from_row, page, row, rows_of, Arg, Db};
 use crate::decide::admin::UpdatePlan;
 use crate::decide::login::Account;
 use crate::decide::password::RevokedKey;
@@ -10,21 +10,21 @@ use crate::domain::email::Email;
 use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use worker::D1PreparedStatement;
 
 /// A user as the admin endpoints show it.
-#[derive(Deserialize, Serialize)]
-#[serde(rename_all(serialize = "camelCase"))]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
     pub email: String,
     pub role: Role,
-    #[serde(deserialize_with = "int_bool")]
     pub is_active: bool,
     #[serde(serialize_with = "crate::time::serialize_iso8601")]
     pub created_at: i64,
 }
+from_row!(User { id, email, role, is_active, created_at });
 
 const COLUMNS: &str = "id, email, role, is_active, created_at";
 
@@ -41,16 +41,15 @@ pub async fn insert(db: &Db, id: &UserId, email: &Email, password_hash: &str, no
     }
 }
 
-#[derive(Deserialize)]
 struct AccountRow {
     id: UserId,
     email: String,
     password_hash: String,
     role: Role,
-    #[serde(deserialize_with = "int_bool")]
     is_active: bool,
     created_at: i64,
 }
+from_row!(AccountRow { id, email, password_hash, role, is_active, created_at });
 
 /// The account of `email`, if any.
 pub async fn for_login(db: &Db, email: &Email) -> ApiResult<Option<Account>> {
@@ -68,10 +67,10 @@ pub async fn for_login(db: &Db, email: &Email) -> ApiResult<Option<Account>> {
 
 /// The stored password hash of `id`.
 pub async fn password_hash(db: &Db, id: &UserId) -> ApiResult<Option<String>> {
-    #[derive(Deserialize)]
     struct Hash {
         password_hash: String,
     }
+    from_row!(Hash { password_hash });
     let row: Option<Hash> =
         db.first("SELECT password_hash FROM users WHERE id = ?1", &[Arg::Text(id.as_str())]).await?;
     Ok(row.map(|h| h.password_hash))
