@@ -159,8 +159,8 @@ async function credentialCookies(page) {
   return Object.fromEntries(cookies.filter((c) => ["__Host-access", "__Secure-refresh"].includes(c.name)).map((c) => [c.name, c]));
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
 }
 
 /** Every visible form control has a label, there is one h1, the live region is there. */
@@ -745,7 +745,7 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
     }
     await go(page, "#/posts", "Posts");
     await page.waitForSelector("#post-list > li.post");
-    await shot(page, "posts-phone");
+    await shot(page, "posts-phone", false);
     await page.setViewport(LAPTOP);
     assertClean(w);
   });
