@@ -24,8 +24,9 @@ use crate::domain::ids::{ApiKeyId, PostId, SessionId, UserId};
 use crate::domain::role::Role;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use serde_json::{Map, Value};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement};
 
 /// A bind argument. Integers are sent as JS numbers (exact up to 2^53), never BigInt.
 #[derive(Debug, Clone, Copy)]
@@ -162,24 +163,35 @@ impl Db {
     }
 
     pub(in crate::edge::repo) async fn first<T: FromRow>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<T>> {
-        let row: Option<Value> = self.stmt(sql, args)?.first(None).await.map_err(storage_error)?;
-        row.as_ref().map(decode).transpose()
+        let res = self.query(self.stmt(sql, args)?).await?;
+        Ok(rows::<T>(&res)?.into_iter().next())
+    }
+
+    /// Runs one statement: its rows and changes.
+    async fn query(&self, statement: D1PreparedStatement) -> ApiResult<Res> {
+        Ok(Res::of(&settle(statement.inner().all().map_err(js_error)?).await?))
     }
 
     pub(in crate::edge::repo) async fn all<T: FromRow>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Vec<T>> {
-        let res = self.stmt(sql, args)?.all().await.map_err(storage_error)?;
-        rows(&res)
+        rows(&self.query(self.stmt(sql, args)?).await?)
     }
 
     /// Runs a write; returns the number of changed rows.
     pub(in crate::edge::repo) async fn run(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<usize> {
-        let res = self.stmt(sql, args)?.run().await.map_err(storage_error)?;
-        Ok(changes(&res))
+        Ok(changes(&self.query(self.stmt(sql, args)?).await?))
     }
 
     /// Runs statements atomically (one implicit transaction): all or nothing.
-    pub(in crate::edge::repo) async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<D1Result>> {
-        self.session()?.batch(statements).await.map_err(storage_error)
+    pub(in crate::edge::repo) async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<Res>> {
+        let session: &JsValue = self.session()?.as_ref();
+        let list: js_sys::Array = statements.iter().map(|s| JsValue::from(s.inner())).collect();
+        let batch: js_sys::Function = js_sys::Reflect::get(session, &JsValue::from_str("batch"))
+            .map_err(js_error)?
+            .dyn_into()
+            .map_err(js_error)?;
+        let promise: js_sys::Promise = batch.call1(session, &list).map_err(js_error)?.dyn_into().map_err(js_error)?;
+        let answers: js_sys::Array = settle(promise).await?.dyn_into().map_err(js_error)?;
+        Ok(answers.iter().map(|a| Res::of(&a)).collect())
     }
 }
 
@@ -296,22 +308,51 @@ pub(in crate::edge::repo) async fn page<T: FromRow>(
 }
 
 /// Rows of a result.
-pub(in crate::edge::repo) fn rows<T: FromRow>(res: &D1Result) -> ApiResult<Vec<T>> {
-    let values = res.results::<Value>().map_err(|e| ApiError::unavailable(format!("D1 decode: {e}")))?;
+pub(in crate::edge::repo) fn rows<T: FromRow>(res: &Res) -> ApiResult<Vec<T>> {
+    if res.rows.is_undefined() || res.rows.is_null() {
+        return Ok(Vec::new());
+    }
+    let text: String = js_sys::JSON::stringify(&res.rows).map_err(js_error)?.into();
+    let values: Vec<Value> =
+        serde_json::from_str(&text).map_err(|e| ApiError::unavailable(format!("D1 decode: {e}")))?;
     values.iter().map(decode).collect()
 }
 
 /// The first row of statement `i` of a batch, if any.
-pub(in crate::edge::repo) fn row<T: FromRow>(results: &[D1Result], i: usize) -> ApiResult<Option<T>> {
+pub(in crate::edge::repo) fn row<T: FromRow>(results: &[Res], i: usize) -> ApiResult<Option<T>> {
     Ok(results.get(i).map(rows::<T>).transpose()?.and_then(|v| v.into_iter().next()))
 }
 
 /// Every row of statement `i` of a batch.
-pub(in crate::edge::repo) fn rows_of<T: FromRow>(results: &[D1Result], i: usize) -> ApiResult<Vec<T>> {
+pub(in crate::edge::repo) fn rows_of<T: FromRow>(results: &[Res], i: usize) -> ApiResult<Vec<T>> {
     Ok(results.get(i).map(rows::<T>).transpose()?.unwrap_or_default())
 }
 
 /// Rows changed by a write.
-pub(in crate::edge::repo) fn changes(res: &D1Result) -> usize {
-    res.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)
+pub(in crate::edge::repo) fn changes(res: &Res) -> usize {
+    res.changes
+}
+
+/// One statement's answer as D1 gave it: its rows (a JS array, decoded by one
+/// `JSON.stringify` into `serde_json::Value`s: one crossing instead of one per field) and
+/// the number of rows it changed.
+pub(in crate::edge::repo) struct Res {
+    rows: JsValue,
+    changes: usize,
+}
+
+impl Res {
+    fn of(answer: &JsValue) -> Res {
+        let get = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+        let changes = get(&get(answer, "meta"), "changes").as_f64().map_or(0, |c| c as usize);
+        Res { rows: get(answer, "results"), changes }
+    }
+}
+
+fn js_error(e: JsValue) -> ApiError {
+    storage_error(worker::Error::from(e))
+}
+
+async fn settle(promise: js_sys::Promise) -> ApiResult<JsValue> {
+    wasm_bindgen_futures::JsFuture::from(promise).await.map_err(js_error)
 }
