@@ -199,7 +199,20 @@ impl Req {
             None => self,
         }
     }
+    /// Sends the request. `wrangler dev`'s local proxy answers a plain-text 503 "Your worker
+    /// restarted mid-request" when its runtime restarted under a request (and retries only
+    /// GET and HEAD itself); the worker never sent it, so it is resent once. The service's
+    /// own 503s are JSON and are returned as they are.
     pub fn send(self) -> Resp {
+        let first = self.send_once();
+        if first.status == 503 && first.body.starts_with("Your worker restarted mid-request") {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            return self.send_once();
+        }
+        first
+    }
+
+    fn send_once(&self) -> Resp {
         let agent: ureq::Agent =
             ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
         let mut b = ureq::http::Request::builder().method(self.method.as_str()).uri(&self.url);
@@ -210,8 +223,8 @@ impl Req {
         if !has_ip {
             b = b.header("CF-Connecting-IP", unique_ip());
         }
-        let resp = match self.body {
-            Some(body) => agent.run(b.body(body).unwrap()),
+        let resp = match &self.body {
+            Some(body) => agent.run(b.body(body.clone()).unwrap()),
             None => agent.run(b.body(()).unwrap()),
         };
         let mut resp = resp.unwrap_or_else(|e| panic!("{} {}: {e}", self.method, self.url));
