@@ -31,6 +31,7 @@ pub enum AuditAction {
     AuthLogout,
     AuthSessionRevoke,
     AuthSessionBindingMismatch,
+    AuthExternalUserProvisioned,
     AuthPasswordChange,
     AuthPasswordResetRequest,
     AuthPasswordResetConfirm,
@@ -44,7 +45,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::UserRegister,
         AuditAction::AuthLogin,
         AuditAction::AuthLoginFailed,
@@ -54,6 +55,7 @@ impl AuditAction {
         AuditAction::AuthLogout,
         AuditAction::AuthSessionRevoke,
         AuditAction::AuthSessionBindingMismatch,
+        AuditAction::AuthExternalUserProvisioned,
         AuditAction::AuthPasswordChange,
         AuditAction::AuthPasswordResetRequest,
         AuditAction::AuthPasswordResetConfirm,
@@ -78,6 +80,7 @@ impl AuditAction {
             AuditAction::AuthLogout => "auth.logout",
             AuditAction::AuthSessionRevoke => "auth.session_revoke",
             AuditAction::AuthSessionBindingMismatch => "auth.session_binding_mismatch",
+            AuditAction::AuthExternalUserProvisioned => "auth.external_user_provisioned",
             AuditAction::AuthPasswordChange => "auth.password_change",
             AuditAction::AuthPasswordResetRequest => "auth.password_reset_request",
             AuditAction::AuthPasswordResetConfirm => "auth.password_reset_confirm",
@@ -197,6 +200,7 @@ mod tests {
                 "auth.logout",
                 "auth.session_revoke",
                 "auth.session_binding_mismatch",
+                "auth.external_user_provisioned",
                 "auth.password_change",
                 "auth.password_reset_request",
                 "auth.password_reset_confirm",

@@ -5,6 +5,7 @@
 
 use crate::binding::{BindingPolicy, IpBinding};
 use crate::crypto::kdf;
+use crate::token::external::{self, Alg};
 use crate::token::jwt::JwtKey;
 use std::fmt;
 
@@ -63,6 +64,99 @@ pub struct Settings {
     /// Keys the session-binding fingerprint (`binding`); HMAC-SHA-256 of a fixed label
     /// under `JWT_SECRET`.
     pub binding_key: Secret<[u8; 32]>,
+    /// A third-party identity provider whose tokens are accepted (`EXTERNAL_JWT_*`).
+    pub external: Option<ExternalIdp>,
+}
+
+/// A third-party identity provider (`EXTERNAL_JWT_ISSUER` and the settings beside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdp {
+    /// The exact `iss` of its tokens.
+    pub issuer: String,
+    /// Where its keys are; `None`: discovered from the issuer's OpenID configuration.
+    pub jwks_url: Option<String>,
+    /// The `aud` its tokens must carry, when set.
+    pub audience: Option<String>,
+    pub algorithms: Vec<Alg>,
+    /// A cookie that carries its token (e.g. Hanko's `hanko`).
+    pub cookie: Option<String>,
+    pub clock_skew: i64,
+}
+
+impl ExternalIdp {
+    /// Where its OpenID configuration is (OpenID Connect Discovery 1.0 §4).
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
+    }
+}
+
+/// Whether the service may fetch keys from `url`: https, or http to this machine only
+/// (`wrangler dev` against a local provider). No credentials or fragment in it.
+pub fn fetchable_url(url: &str) -> bool {
+    let (https, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        _ => return false,
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default().to_owned(),
+    };
+    let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#') && !authority.contains('@');
+    let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+    clean && !host.is_empty() && (https || loopback)
+}
+
+/// The `EXTERNAL_JWT_*` settings: `None` when `EXTERNAL_JWT_ISSUER` is unset (and then no
+/// other may be set: a half-configured provider is an error, not a silent no).
+fn external_idp(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<ExternalIdp>, ConfigError> {
+    let opt = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let invalid = |name: &'static str, reason: &str| ConfigError::Invalid { name, reason: reason.to_owned() };
+    let others = [
+        "EXTERNAL_JWKS_URL",
+        "EXTERNAL_JWT_AUDIENCE",
+        "EXTERNAL_JWT_ALGORITHMS",
+        "EXTERNAL_JWT_COOKIE",
+        "EXTERNAL_JWT_CLOCK_SKEW_SECONDS",
+    ];
+    let Some(issuer) = opt("EXTERNAL_JWT_ISSUER") else {
+        return match others.iter().find(|n| opt(n).is_some()) {
+            Some(_) => Err(invalid("EXTERNAL_JWT_ISSUER", "must be set when any other EXTERNAL_* setting is")),
+            None => Ok(None),
+        };
+    };
+    let jwks_url = opt("EXTERNAL_JWKS_URL");
+    match &jwks_url {
+        Some(url) if !fetchable_url(url) => {
+            return Err(invalid("EXTERNAL_JWKS_URL", "must be an https URL (http only for 127.0.0.1 or localhost)"))
+        }
+        None if !fetchable_url(&issuer) => {
+            return Err(invalid(
+                "EXTERNAL_JWT_ISSUER",
+                "must be an https URL to discover its keys (or set EXTERNAL_JWKS_URL)",
+            ))
+        }
+        _ => {}
+    }
+    let algorithms =
+        external::parse_algorithms(&opt("EXTERNAL_JWT_ALGORITHMS").unwrap_or_else(|| "RS256,ES256".into()))
+            .map_err(|reason| ConfigError::Invalid { name: "EXTERNAL_JWT_ALGORITHMS", reason })?;
+    let cookie = opt("EXTERNAL_JWT_COOKIE");
+    if let Some(name) = &cookie {
+        let token_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !token_chars || name.len() > 64 || name.starts_with("__Host-") || name.starts_with("__Secure-") {
+            return Err(invalid("EXTERNAL_JWT_COOKIE", "must be a plain cookie name (letters, digits, - _ .)"));
+        }
+    }
+    Ok(Some(ExternalIdp {
+        issuer,
+        jwks_url,
+        audience: opt("EXTERNAL_JWT_AUDIENCE"),
+        algorithms,
+        cookie,
+        clock_skew: int(get, "EXTERNAL_JWT_CLOCK_SKEW_SECONDS", 60, 0, 300)?,
+    }))
 }
 
 /// Why the settings are unusable. Logged, never sent to the client.
@@ -180,6 +274,7 @@ impl Settings {
                 secret.as_bytes(),
                 b"secure-api session-binding v1",
             )),
+            external: external_idp(get)?,
         })
     }
 
@@ -273,6 +368,90 @@ mod tests {
         for (name, value) in [("SESSION_BIND_IP", "true"), ("SESSION_BIND_USER_AGENT", "sometimes")] {
             let bad = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), (name, value)]));
             assert!(matches!(bad, Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn an_external_provider_is_off_unless_fully_and_safely_configured() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("JWT_SECRET", GOOD)];
+            all.extend_from_slice(pairs);
+            Settings::from_lookup(&lookup(&all)).map(|s| s.external)
+        };
+        assert_eq!(with(&[]), Ok(None));
+        let idp = with(&[("EXTERNAL_JWT_ISSUER", "https://auth.example.com/")]).unwrap().unwrap();
+        assert_eq!(idp.algorithms, vec![Alg::Rs256, Alg::Es256]);
+        assert_eq!((idp.clock_skew, idp.audience.as_deref(), idp.cookie.as_deref()), (60, None, None));
+        assert_eq!(idp.discovery_url(), "https://auth.example.com/.well-known/openid-configuration");
+        let local = with(&[
+            ("EXTERNAL_JWT_ISSUER", "hanko"),
+            ("EXTERNAL_JWKS_URL", "http://127.0.0.1:8788/.well-known/jwks.json"),
+            ("EXTERNAL_JWT_AUDIENCE", "app"),
+            ("EXTERNAL_JWT_ALGORITHMS", "RS256"),
+            ("EXTERNAL_JWT_COOKIE", "hanko"),
+            ("EXTERNAL_JWT_CLOCK_SKEW_SECONDS", "300"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (local.algorithms, local.clock_skew, local.cookie.as_deref()),
+            (vec![Alg::Rs256], 300, Some("hanko"))
+        );
+        for (pairs, name) in [
+            (&[("EXTERNAL_JWT_AUDIENCE", "app")][..], "EXTERNAL_JWT_ISSUER"),
+            (&[("EXTERNAL_JWT_ISSUER", "http://auth.example.com")][..], "EXTERNAL_JWT_ISSUER"),
+            (&[("EXTERNAL_JWT_ISSUER", "not-a-url")][..], "EXTERNAL_JWT_ISSUER"),
+            (&[("EXTERNAL_JWT_ISSUER", "x"), ("EXTERNAL_JWKS_URL", "http://10.0.0.1/jwks")][..], "EXTERNAL_JWKS_URL"),
+            (
+                &[("EXTERNAL_JWT_ISSUER", "x"), ("EXTERNAL_JWKS_URL", "https://u:p@a.example/jwks")][..],
+                "EXTERNAL_JWKS_URL",
+            ),
+            (
+                &[("EXTERNAL_JWT_ISSUER", "https://a.example"), ("EXTERNAL_JWT_ALGORITHMS", "HS256")][..],
+                "EXTERNAL_JWT_ALGORITHMS",
+            ),
+            (
+                &[("EXTERNAL_JWT_ISSUER", "https://a.example"), ("EXTERNAL_JWT_ALGORITHMS", "none")][..],
+                "EXTERNAL_JWT_ALGORITHMS",
+            ),
+            (
+                &[("EXTERNAL_JWT_ISSUER", "https://a.example"), ("EXTERNAL_JWT_COOKIE", "a;b")][..],
+                "EXTERNAL_JWT_COOKIE",
+            ),
+            (
+                &[("EXTERNAL_JWT_ISSUER", "https://a.example"), ("EXTERNAL_JWT_COOKIE", "__Host-access")][..],
+                "EXTERNAL_JWT_COOKIE",
+            ),
+            (
+                &[("EXTERNAL_JWT_ISSUER", "https://a.example"), ("EXTERNAL_JWT_CLOCK_SKEW_SECONDS", "301")][..],
+                "EXTERNAL_JWT_CLOCK_SKEW_SECONDS",
+            ),
+        ] {
+            assert!(matches!(with(pairs), Err(ConfigError::Invalid { name: n, .. }) if n == name), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn only_https_or_loopback_urls_are_fetched() {
+        for ok in [
+            "https://a.example/jwks",
+            "https://a.example:8443",
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://[::1]:80/",
+        ] {
+            assert!(fetchable_url(ok), "{ok}");
+        }
+        for bad in [
+            "http://a.example/jwks",
+            "ftp://a.example",
+            "https://",
+            "https://a.example/#x",
+            "http://127.0.0.1.evil.example/",
+            "https://a b.example/",
+            "http://localhost@evil.example/",
+        ] {
+            assert!(!fetchable_url(bad), "{bad}");
         }
     }
 

@@ -12,10 +12,18 @@
 //! per isolate for [`ROLE_CACHE_SECS`].
 
 use super::ctx::RequestCtx;
+use super::external;
+use super::platform;
+use super::repo::identities::{self, Provisioned};
 use super::repo::{api_keys, gates, roles, sessions};
 use super::throttle::{self, Hit};
+use crate::audit::{AuditAction, AuditEvent};
 use crate::authz::{PermissionSet, Principal};
 use crate::binding::ip_prefix;
+use crate::config::ExternalIdp;
+use crate::crypto::encoding::hex_encode;
+use crate::crypto::mac::sha256;
+use crate::domain::email::Email;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::role::{Permission, Role};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -63,6 +71,8 @@ pub struct Caller {
     /// This request, counted in the caller's rate-limit bucket (same D1 batch as the
     /// authentication read).
     pub hit: Option<Hit>,
+    /// The issuer of a third-party token (`EXTERNAL_JWT_ISSUER`).
+    pub provider: Option<String>,
 }
 
 impl Caller {
@@ -70,10 +80,12 @@ impl Caller {
         &self.principal.user_id
     }
 
-    /// Session-only operations (logout, password change).
+    /// Session-only operations (logout, password change, session management).
     pub fn require_session(&self) -> ApiResult<&SessionId> {
         self.sid.as_ref().ok_or_else(|| {
-            ApiError::new(ErrorCode::Forbidden).with_message("This operation needs a user session, not an API key")
+            let what = if self.provider.is_some() { "a third-party token" } else { "an API key" };
+            ApiError::new(ErrorCode::Forbidden)
+                .with_message(format!("This operation needs a session of this service, not {what}"))
         })
     }
 }
@@ -135,7 +147,7 @@ pub async fn authenticate(ctx: &RequestCtx<'_>, csrf: bool) -> ApiResult<Option<
             .map(|(_, t)| t.trim().to_owned())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("Authorization must be 'Bearer <access token>'"))?;
-        return session_from_jwt(ctx, &token, Via::Bearer).await.map(Some);
+        return from_token(ctx, &token, Via::Bearer).await.map(Some);
     }
     if let Some(key) = ctx.header("X-API-Key") {
         return from_api_key(ctx, key.trim()).await.map(Some);
@@ -146,7 +158,26 @@ pub async fn authenticate(ctx: &RequestCtx<'_>, csrf: bool) -> ApiResult<Option<
         }
         return session_from_jwt(ctx, &token, Via::Cookie).await.map(Some);
     }
+    let external_cookie = ctx.settings.external.as_ref().and_then(|idp| idp.cookie.as_deref());
+    if let Some(token) = external_cookie.map(|name| credential_cookie(ctx, name)).transpose()?.flatten() {
+        if csrf {
+            check_csrf(ctx)?;
+        }
+        return from_token(ctx, &token, Via::Cookie).await.map(Some);
+    }
     Ok(None)
+}
+
+/// A bearer or cookie token: ours when its header names `HS256` and one of our key ids,
+/// else the third-party provider's when one is configured. Each verifier pins its own
+/// algorithms, so neither kind can pass the other's check.
+async fn from_token(ctx: &RequestCtx<'_>, token: &str, via: Via) -> ApiResult<Caller> {
+    match &ctx.settings.external {
+        Some(idp) if !jwt::names_our_key(token, &ctx.settings.verify_keys()) => {
+            from_external(ctx, idp, token, via).await
+        }
+        _ => session_from_jwt(ctx, token, via).await,
+    }
 }
 
 /// The value of a credential cookie; sent more than once, it is 400 `invalid_request`.
@@ -211,7 +242,79 @@ async fn session_from_jwt(ctx: &RequestCtx<'_>, token: &str, via: Via) -> ApiRes
         via,
         sid: Some(SessionId::new(claims.sid)),
         hit: Some(Hit { tier: Tier::User, bucket, count, limit: ctx.settings.rate_limit_user }),
+        provider: None,
     })
+}
+
+/// A third-party token: verified against the provider's keys, then mapped to its local
+/// user (provisioned on first sight). The user row is read from the primary on every
+/// request, as for API keys, so an admin's disable takes effect at once; the request
+/// counts in the user's window like a session's.
+async fn from_external(ctx: &RequestCtx<'_>, idp: &ExternalIdp, token: &str, via: Via) -> ApiResult<Caller> {
+    let claims = external::verify(ctx, idp, token).await?;
+    let db = ctx.primary_db();
+    let user = match identities::find(&db, &idp.issuer, &claims.sub).await? {
+        Some(user) => user,
+        None => provision(ctx, idp, &claims).await?,
+    };
+    if !user.is_active {
+        return Err(ApiError::new(ErrorCode::AccountDisabled));
+    }
+    let name = names::user(user.id.as_str());
+    let counts = gates::count(ctx.env, &name, throttle::window(ctx), throttle::window_end(ctx), &[""]).await?;
+    let perms = role_permissions(ctx, user.role).await?;
+    Ok(Caller {
+        principal: Principal { user_id: user.id, role: user.role, role_permissions: perms, key_scopes: None },
+        email: user.email,
+        created_at: user.created_at,
+        via,
+        sid: None,
+        hit: counts.first().map(|count| Hit {
+            tier: Tier::User,
+            bucket: name.clone(),
+            count: *count,
+            limit: ctx.settings.rate_limit_user,
+        }),
+        provider: Some(idp.issuer.clone()),
+    })
+}
+
+/// The local user for a subject seen for the first time: role `user`, the token's email
+/// when the provider says it is verified and no account has it (an existing account is
+/// never linked by email: that would hand it to whoever controls the provider's claim),
+/// else a placeholder that is no email address, so it can neither be registered nor used
+/// to log in. Audited `auth.external_user_provisioned`.
+async fn provision(
+    ctx: &RequestCtx<'_>,
+    idp: &ExternalIdp,
+    claims: &crate::token::external::ExternalClaims,
+) -> ApiResult<identities::Mapped> {
+    let db = ctx.primary_db();
+    let digest = sha256(format!("{}\n{}", idp.issuer, claims.sub).as_bytes());
+    let placeholder = format!("external:{}", hex_encode(digest.get(..16).unwrap_or_default()));
+    let verified = claims.verified_email.as_deref().and_then(|e| Email::parse(e).ok());
+    let mut email = verified.as_ref().map_or(placeholder.as_str(), Email::as_str);
+    let id = UserId::new(platform::uuid());
+    loop {
+        match identities::provision(&db, &id, email, &idp.issuer, &claims.sub, ctx.now).await? {
+            Provisioned::Created => break,
+            Provisioned::EmailTaken if email != placeholder => email = &placeholder,
+            Provisioned::EmailTaken | Provisioned::Raced => {
+                return identities::find(&db, &idp.issuer, &claims.sub)
+                    .await?
+                    .ok_or_else(|| ApiError::unavailable("external identity provisioning conflicted"));
+            }
+        }
+    }
+    ctx.audit(
+        AuditEvent::new(AuditAction::AuthExternalUserProvisioned, "users")
+            .user(id.as_str())
+            .resource_id(id.as_str())
+            .meta("issuer", idp.issuer.as_str())
+            .meta("emailVerified", verified.is_some())
+            .meta("emailFromProvider", email != placeholder),
+    );
+    Ok(identities::Mapped { id, email: email.to_owned(), role: Role::User, is_active: true, created_at: ctx.now })
 }
 
 /// A session the user's object does not know (opened before it kept the book): looked up
@@ -266,5 +369,6 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
         via: Via::ApiKey,
         sid: None,
         hit: count.first().map(|count| Hit { tier: Tier::ApiKey, bucket, count: *count, limit }),
+        provider: None,
     })
 }

@@ -4,7 +4,9 @@
 //! module: it knows storage and settings, nothing of routing or handlers.
 
 use super::repo::Db;
+use crate::audit::AuditEvent;
 use crate::config::Settings;
+use std::cell::RefCell;
 use std::rc::Rc;
 use worker::{Context, Env, Headers};
 
@@ -27,6 +29,8 @@ pub struct RequestCtx<'a> {
     pub body: Option<Vec<u8>>,
     /// Unix seconds, read once per request.
     pub now: i64,
+    /// Audit events raised outside a handler's reply (authentication), written with its.
+    audit: RefCell<Vec<AuditEvent>>,
 }
 
 /// The parts of a request the pipeline has already read.
@@ -57,6 +61,7 @@ impl<'a> RequestCtx<'a> {
             headers: p.headers,
             body: None,
             now: p.now,
+            audit: RefCell::new(Vec::new()),
         }
     }
 
@@ -68,6 +73,16 @@ impl<'a> RequestCtx<'a> {
     /// route (API-key authentication: a revoked key stops at once).
     pub fn primary_db(&self) -> Db {
         self.db.on_primary()
+    }
+
+    /// Records an audit event of this request (written after the response, with the
+    /// handler's).
+    pub fn audit(&self, event: AuditEvent) {
+        self.audit.borrow_mut().push(event);
+    }
+
+    pub fn take_audit(&self) -> Vec<AuditEvent> {
+        std::mem::take(&mut self.audit.borrow_mut())
     }
 
     pub fn body(&self) -> Option<&[u8]> {

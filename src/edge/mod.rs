@@ -9,6 +9,7 @@ mod authn;
 mod credentials;
 mod ctx;
 mod dispatch;
+mod external;
 mod gate;
 mod handlers;
 mod pipeline;

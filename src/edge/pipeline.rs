@@ -81,10 +81,11 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
                     if let Some(b) = ctx.db.bookmark() {
                         with_bookmark(&mut result, &b, cookie_header.as_deref(), ctx.settings.access_ttl);
                     }
-                    let events = match &mut result {
+                    let mut events = ctx.take_audit();
+                    events.extend(match &mut result {
                         Ok(reply) => std::mem::take(&mut reply.audit),
                         Err(e) => std::mem::take(&mut e.audit),
-                    };
+                    });
                     if !events.is_empty() {
                         let meta = audit::RequestMeta {
                             request_id: request_id.clone(),

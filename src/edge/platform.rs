@@ -117,3 +117,131 @@ pub async fn asset_text(env: &worker::Env, binding: &str, url: &str) -> Result<S
         (status, _) => Err(format!("status {status}")),
     }
 }
+
+fn set(target: &js_sys::Object, key: &str, value: &wasm_bindgen::JsValue) -> Result<(), String> {
+    js_sys::Reflect::set(target, &key.into(), value).map(|_| ()).map_err(|_| format!("set {key}"))
+}
+
+fn get(target: &wasm_bindgen::JsValue, key: &str) -> Result<wasm_bindgen::JsValue, String> {
+    js_sys::Reflect::get(target, &key.into()).map_err(|_| format!("get {key}"))
+}
+
+/// What [`fetch_capped`] got: the status, the `Cache-Control` header and the body.
+pub struct Fetched {
+    pub status: u16,
+    pub cache_control: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// `fetch(url)` from the worker (to a third party: no redirects followed), given up after
+/// `timeout_ms` (`AbortSignal.timeout`, which also ends a slow body) and refused once the
+/// body passes `cap` bytes, without reading the rest.
+pub async fn fetch_capped(url: &str, timeout_ms: u32, cap: usize) -> Result<Fetched, String> {
+    let global = js_sys::global();
+    let signal = invoke(&get(&global, "AbortSignal")?, "timeout", &[f64::from(timeout_ms).into()])?;
+    let init = js_sys::Object::new();
+    set(&init, "signal", &signal)?;
+    set(&init, "redirect", &"manual".into())?;
+    let resp = invoke_async(&global, "fetch", &[url.into(), init.into()]).await?;
+    let status = get(&resp, "status")?.as_f64().unwrap_or(0.0) as u16;
+    let cache_control = invoke(&get(&resp, "headers")?, "get", &["cache-control".into()])?.as_string();
+    let mut body = Vec::new();
+    let stream = get(&resp, "body")?;
+    if !stream.is_null() && !stream.is_undefined() {
+        let reader = invoke(&stream, "getReader", &[])?;
+        loop {
+            let chunk = invoke_async(&reader, "read", &[]).await?;
+            if get(&chunk, "done")?.as_bool().unwrap_or(true) {
+                break;
+            }
+            let value = js_sys::Uint8Array::new(&get(&chunk, "value")?);
+            if body.len() + value.length() as usize > cap {
+                let _ = invoke(&reader, "cancel", &[]);
+                return Err(format!("body over {cap} bytes"));
+            }
+            body.extend_from_slice(&value.to_vec());
+        }
+    }
+    Ok(Fetched { status, cache_control, body })
+}
+
+/// A provider's public key imported for `verify` (`crypto.subtle.importKey("jwk", ...)`),
+/// built from the checked public members only.
+pub async fn import_verify_key(jwk: &crate::token::external::Jwk) -> Result<wasm_bindgen::JsValue, String> {
+    use crate::token::external::KeyMaterial;
+    let (key, algorithm) = (js_sys::Object::new(), js_sys::Object::new());
+    match &jwk.material {
+        KeyMaterial::Rsa { n, e } => {
+            set(&key, "kty", &"RSA".into())?;
+            set(&key, "n", &n.as_str().into())?;
+            set(&key, "e", &e.as_str().into())?;
+            set(&algorithm, "name", &"RSASSA-PKCS1-v1_5".into())?;
+            set(&algorithm, "hash", &"SHA-256".into())?;
+        }
+        KeyMaterial::Ec { x, y } => {
+            set(&key, "kty", &"EC".into())?;
+            set(&key, "crv", &"P-256".into())?;
+            set(&key, "x", &x.as_str().into())?;
+            set(&key, "y", &y.as_str().into())?;
+            set(&algorithm, "name", &"ECDSA".into())?;
+            set(&algorithm, "namedCurve", &"P-256".into())?;
+        }
+    }
+    let usages = js_sys::Array::of1(&"verify".into());
+    invoke_async(
+        subtle()?.as_ref(),
+        "importKey",
+        &["jwk".into(), key.into(), algorithm.into(), false.into(), usages.into()],
+    )
+    .await
+}
+
+/// Whether `signature` is `key`'s signature of `data` under `alg` (`crypto.subtle.verify`).
+pub async fn verify_signature(
+    alg: crate::token::external::Alg,
+    key: &wasm_bindgen::JsValue,
+    signature: &[u8],
+    data: &[u8],
+) -> Result<bool, String> {
+    use crate::token::external::Alg;
+    let algorithm = js_sys::Object::new();
+    match alg {
+        Alg::Rs256 => set(&algorithm, "name", &"RSASSA-PKCS1-v1_5".into())?,
+        Alg::Es256 => {
+            set(&algorithm, "name", &"ECDSA".into())?;
+            set(&algorithm, "hash", &"SHA-256".into())?;
+        }
+    }
+    let args = [
+        algorithm.into(),
+        key.clone(),
+        js_sys::Uint8Array::from(signature).into(),
+        js_sys::Uint8Array::from(data).into(),
+    ];
+    Ok(invoke_async(subtle()?.as_ref(), "verify", &args).await?.as_bool().unwrap_or(false))
+}
+
+fn default_cache() -> Result<wasm_bindgen::JsValue, String> {
+    get(&get(&js_sys::global(), "caches")?, "default")
+}
+
+/// The body of the Cache API entry for `url` (this location's cache), if any.
+pub async fn cache_get(url: &str) -> Result<Option<String>, String> {
+    let found = invoke_async(&default_cache()?, "match", &[url.into()]).await?;
+    if found.is_undefined() || found.is_null() {
+        return Ok(None);
+    }
+    Ok(invoke_async(&found, "text", &[]).await?.as_string())
+}
+
+/// Stores `body` as the Cache API entry for `url`, kept for `max_age` seconds.
+pub async fn cache_put(url: &str, body: &str, max_age: i64) -> Result<(), String> {
+    let (init, headers) = (js_sys::Object::new(), js_sys::Object::new());
+    set(&headers, "cache-control", &format!("max-age={max_age}").into())?;
+    set(&init, "headers", &headers)?;
+    let ctor: js_sys::Function =
+        get(&js_sys::global(), "Response")?.dyn_into().map_err(|_| "no Response".to_owned())?;
+    let response = js_sys::Reflect::construct(&ctor, &js_sys::Array::of2(&body.into(), &init))
+        .map_err(|_| "new Response failed".to_owned())?;
+    invoke_async(&default_cache()?, "put", &[url.into(), response]).await.map(|_| ())
+}

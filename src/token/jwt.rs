@@ -238,6 +238,17 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
     Ok(claims)
 }
 
+/// Whether `token`'s header names `HS256` and one of `keys`' ids: the token claims to be
+/// ours. Nothing is trusted from it; it only picks the verifier (see `edge::authn`).
+pub fn names_our_key(token: &str, keys: &[&JwtKey]) -> bool {
+    let header = token.split('.').next().filter(|h| h.len() <= 256).and_then(b64url_decode);
+    let Some(header) = header.and_then(|h| serde_json::from_slice::<InHeader>(&h).ok()) else {
+        return false;
+    };
+    let text = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str().map(str::to_owned));
+    text(&header.alg).as_deref() == Some(ALG) && text(&header.kid).is_some_and(|kid| keys.iter().any(|k| k.kid == kid))
+}
+
 /// Whether the JSON text starts with `{` (derived `Deserialize` would otherwise
 /// also accept a positional array for a struct).
 fn is_json_object(bytes: &[u8]) -> bool {

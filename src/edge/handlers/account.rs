@@ -42,6 +42,9 @@ struct Me<'a> {
     role: &'static str,
     is_active: bool,
     created_at: String,
+    /// The issuer of a third-party token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
 }
 
 /// `POST /register`.
@@ -115,6 +118,7 @@ pub fn me(caller: &Caller) -> ApiResult<Reply> {
         role: caller.principal.role.as_str(),
         is_active: true,
         created_at: crate::time::iso8601(caller.created_at),
+        provider: caller.provider.as_deref(),
     };
     Reply::json(200, &body)
 }

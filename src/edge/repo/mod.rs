@@ -12,6 +12,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod gate_store;
 pub mod gates;
+pub mod identities;
 pub mod maintenance;
 pub mod outbox;
 pub mod posts;
