@@ -90,6 +90,12 @@ pub struct Jwk {
     pub material: KeyMaterial,
 }
 
+/// JSON text as a `Value` (through `from_str`, the instance the rest of the worker uses:
+/// a second, byte-slice instance of the whole `Value` parser would cost wasm size).
+fn json(bytes: &[u8]) -> Option<Value> {
+    serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()
+}
+
 fn str_member<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     o.get(name).and_then(Value::as_str)
 }
@@ -145,7 +151,7 @@ fn parse_key(v: &Value) -> Option<Jwk> {
 /// The usable keys of a JWKS document (`{"keys": [...]}`); `None` when the text is not a
 /// JWKS at all. Keys we cannot or must not use are skipped, not errors.
 pub fn parse_jwks(text: &[u8]) -> Option<Vec<Jwk>> {
-    let doc: Value = serde_json::from_slice(text).ok()?;
+    let doc = json(text)?;
     let keys = doc.as_object()?.get("keys")?.as_array()?;
     Some(keys.iter().filter_map(parse_key).take(MAX_KEYS).collect())
 }
@@ -153,7 +159,7 @@ pub fn parse_jwks(text: &[u8]) -> Option<Vec<Jwk>> {
 /// The `jwks_uri` of an OpenID Provider configuration document, which must name
 /// `issuer` as its issuer (OpenID Connect Discovery 1.0 §4.3).
 pub fn discovered_jwks_uri(text: &[u8], issuer: &str) -> Option<String> {
-    let doc: Value = serde_json::from_slice(text).ok()?;
+    let doc = json(text)?;
     let o = doc.as_object()?;
     (str_member(o, "issuer")? == issuer).then_some(())?;
     Some(str_member(o, "jwks_uri")?.to_owned())
@@ -207,8 +213,7 @@ pub fn parse<'a>(token: &'a str, allowed: &[Alg]) -> Result<Parsed<'a>, ExtError
         (Some(h), Some(p), Some(s), None) if !h.is_empty() && !p.is_empty() && !s.is_empty() => (h, p, s),
         _ => return Err(ExtError::Malformed),
     };
-    let header_json: Value =
-        b64url_decode(header).and_then(|b| serde_json::from_slice(&b).ok()).ok_or(ExtError::Malformed)?;
+    let header_json: Value = b64url_decode(header).and_then(|b| json(&b)).ok_or(ExtError::Malformed)?;
     let h = header_json.as_object().ok_or(ExtError::Malformed)?;
     let alg = str_member(h, "alg").and_then(Alg::parse).filter(|a| allowed.contains(a)).ok_or(ExtError::Algorithm)?;
     if h.contains_key("crit") {
@@ -278,8 +283,7 @@ fn numeric(o: &Map<String, Value>, name: &str) -> Option<i64> {
 
 /// The claims of a token whose signature verified, checked at `now`.
 pub fn claims(token: &Parsed<'_>, policy: &Policy<'_>, now: i64) -> Result<ExternalClaims, ExtError> {
-    let payload: Value =
-        b64url_decode(token.payload).and_then(|b| serde_json::from_slice(&b).ok()).ok_or(ExtError::Claims)?;
+    let payload = b64url_decode(token.payload).and_then(|b| json(&b)).ok_or(ExtError::Claims)?;
     let c = payload.as_object().ok_or(ExtError::Claims)?;
     if str_member(c, "iss") != Some(policy.issuer) {
         return Err(ExtError::Claims);
