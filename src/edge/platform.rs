@@ -118,6 +118,49 @@ pub async fn asset_text(env: &worker::Env, binding: &str, url: &str) -> Result<S
     }
 }
 
+/// `env[binding]`, or `Err` naming the missing binding.
+fn binding(env: &worker::Env, name: &str) -> Result<wasm_bindgen::JsValue, String> {
+    js_sys::Reflect::get(env.as_ref(), &name.into())
+        .ok()
+        .filter(|b| !b.is_undefined())
+        .ok_or_else(|| format!("binding {name} missing"))
+}
+
+/// A Workers rate-limit binding: `env[name].limit({key})`, whether the key is under its
+/// limit. Plain js_sys calls: the `worker` crate's wrapper goes through serde-wasm-bindgen.
+pub async fn rate_limit(env: &worker::Env, name: &str, key: &str) -> Result<bool, String> {
+    let options = js_sys::Object::new();
+    set(&options, "key", &key.into())?;
+    let outcome = invoke_async(&binding(env, name)?, "limit", &[options.into()]).await?;
+    get(&outcome, "success")?.as_bool().ok_or_else(|| "limit: no success flag".to_owned())
+}
+
+/// `env[name]` when it is bound (optional bindings such as a queue producer).
+pub fn optional_binding(env: &worker::Env, name: &str) -> Option<wasm_bindgen::JsValue> {
+    binding(env, name).ok()
+}
+
+/// A queue producer's `send(message)`, the message an object of string fields.
+pub async fn queue_send(queue: &wasm_bindgen::JsValue, fields: &[(&str, &str)]) -> Result<(), String> {
+    let message = js_sys::Object::new();
+    for (k, v) in fields {
+        set(&message, k, &(*v).into())?;
+    }
+    invoke_async(queue, "send", &[message.into()]).await.map(|_| ())
+}
+
+/// The text stored under `key` in KV namespace `name`, if any.
+pub async fn kv_get(env: &worker::Env, name: &str, key: &str) -> Result<Option<String>, String> {
+    Ok(invoke_async(&binding(env, name)?, "get", &[key.into()]).await?.as_string())
+}
+
+/// Stores `value` under `key` in KV namespace `name`, expiring after `ttl` seconds.
+pub async fn kv_put(env: &worker::Env, name: &str, key: &str, value: &str, ttl: u32) -> Result<(), String> {
+    let options = js_sys::Object::new();
+    set(&options, "expirationTtl", &f64::from(ttl).into())?;
+    invoke_async(&binding(env, name)?, "put", &[key.into(), value.into(), options.into()]).await.map(|_| ())
+}
+
 fn set(target: &js_sys::Object, key: &str, value: &wasm_bindgen::JsValue) -> Result<(), String> {
     js_sys::Reflect::set(target, &key.into(), value).map(|_| ()).map_err(|_| format!("set {key}"))
 }

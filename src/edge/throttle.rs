@@ -17,6 +17,7 @@
 //! fail closed with the object (it is also the session authority).
 
 use super::ctx::RequestCtx;
+use super::platform;
 use super::repo::gates;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -79,20 +80,17 @@ fn shield_binding(tier: Tier) -> &'static str {
 /// Counts the request in its per-IP tier and enforces the limit.
 pub async fn ip_tier(ctx: &RequestCtx<'_>, tier: Tier) -> ApiResult<LimitHeaders> {
     let ip_bucket = rate_limit::ip_bucket(&ctx.ip);
+    let bucket = format!("{}:{ip_bucket}", tier.as_str());
     // Flood shield: storage-free, per location. Fails open.
-    match ctx.env.rate_limiter(shield_binding(tier)) {
-        Ok(limiter) => match limiter.limit(format!("{}:{ip_bucket}", tier.as_str())).await {
-            Ok(outcome) if !outcome.success => {
-                return Err(ApiError::too_many(ErrorCode::RateLimited, ctx.settings.rate_limit_period.unsigned_abs())
-                    .with_cause("rate-limit binding shield"));
-            }
-            Ok(_) => {}
-            Err(e) => log_limiter_failure(ctx, "binding", &e.to_string()),
-        },
-        Err(e) => log_limiter_failure(ctx, "binding missing", &e.to_string()),
+    match platform::rate_limit(ctx.env, shield_binding(tier), &bucket).await {
+        Ok(false) => {
+            return Err(ApiError::too_many(ErrorCode::RateLimited, ctx.settings.rate_limit_period.unsigned_abs())
+                .with_cause("rate-limit binding shield"));
+        }
+        Ok(true) => {}
+        Err(e) => log_limiter_failure(ctx, "binding", &e),
     }
     let limit = if tier == Tier::Auth { ctx.settings.rate_limit_auth } else { ctx.settings.rate_limit_anon };
-    let bucket = format!("{}:{ip_bucket}", tier.as_str());
     if tier == Tier::Auth {
         if let Some(wide) = rate_limit::ipv6_48_bucket(&ctx.ip) {
             return auth_tier_ipv6(ctx, bucket, format!("auth48:{wide}"), limit).await;
@@ -145,17 +143,12 @@ async fn auth_tier_ipv6(ctx: &RequestCtx<'_>, narrow: String, wide: String, limi
 
 /// Approximate fallback counter: read, add one, write back with a TTL covering the window.
 async fn kv_count(ctx: &RequestCtx<'_>, bucket: &str) -> Result<u32, String> {
-    let kv = ctx.env.kv("RATE_LIMIT_KV").map_err(|e| e.to_string())?;
     let key = format!("rl:{bucket}:{}", window(ctx));
-    let current: u32 = kv.get(&key).text().await.map_err(|e| e.to_string())?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let current: u32 =
+        platform::kv_get(ctx.env, "RATE_LIMIT_KV", &key).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let next = current.saturating_add(1);
-    let ttl = u64::try_from(ctx.settings.rate_limit_period).unwrap_or(60).max(60);
-    kv.put(&key, next.to_string())
-        .map_err(|e| e.to_string())?
-        .expiration_ttl(ttl)
-        .execute()
-        .await
-        .map_err(|e| e.to_string())?;
+    let ttl = u32::try_from(ctx.settings.rate_limit_period).unwrap_or(60).max(60);
+    platform::kv_put(ctx.env, "RATE_LIMIT_KV", &key, &next.to_string(), ttl).await?;
     Ok(next)
 }
 

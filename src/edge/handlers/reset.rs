@@ -22,19 +22,14 @@ use crate::edge::repo::{gates, outbox, resets};
 use crate::error::{ApiError, ApiResult};
 use crate::throttle::lockout::account_key;
 use crate::token::reset as token;
-use serde::Serialize;
 use serde_json::json;
 
 pub const SUBJECT: &str = "Reset your password";
 
-/// The message sent to `RESET_QUEUE` (same fields as the outbox row).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The message sent to `RESET_QUEUE` (same fields as the outbox row; camelCase keys).
 struct QueueMessage {
     outbox_id: String,
-    kind: &'static str,
     recipient: String,
-    subject: &'static str,
     body: String,
 }
 
@@ -56,13 +51,7 @@ pub async fn request(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
     let mut event = AuditEvent::new(AuditAction::AuthPasswordResetRequest, "auth").meta("matched", matched.is_some());
     if let Some(user) = &matched {
         event = event.user(user.as_str());
-        let msg = QueueMessage {
-            outbox_id,
-            kind: "password_reset",
-            recipient: input.email.as_str().to_owned(),
-            subject: SUBJECT,
-            body,
-        };
+        let msg = QueueMessage { outbox_id, recipient: input.email.as_str().to_owned(), body };
         enqueue(ctx, msg);
     }
     let body = "If an account exists for that email, a password reset link has been sent";
@@ -71,18 +60,25 @@ pub async fn request(ctx: &RequestCtx<'_>) -> ApiResult<Reply> {
 
 /// Sends the message to `RESET_QUEUE` after the response, when the producer is bound.
 fn enqueue(ctx: &RequestCtx<'_>, msg: QueueMessage) {
-    let Ok(queue) = ctx.env.queue("RESET_QUEUE") else {
+    let Some(queue) = platform::optional_binding(ctx.env, "RESET_QUEUE") else {
         return;
     };
     let (db, rid, now) = (ctx.db.clone(), ctx.request_id.clone(), ctx.now);
     ctx.spawn(async move {
-        match queue.send(&msg).await {
+        let fields = [
+            ("outboxId", msg.outbox_id.as_str()),
+            ("kind", "password_reset"),
+            ("recipient", msg.recipient.as_str()),
+            ("subject", SUBJECT),
+            ("body", msg.body.as_str()),
+        ];
+        match platform::queue_send(&queue, &fields).await {
             Ok(()) => {
                 let _ = outbox::mark_delivered(&db, &msg.outbox_id, now).await;
             }
             Err(e) => worker::console_error!(
                 "{}",
-                json!({"level": "error", "requestId": rid, "event": "reset_queue_send_failed", "cause": e.to_string()})
+                json!({"level": "error", "requestId": rid, "event": "reset_queue_send_failed", "cause": e})
             ),
         }
     });
