@@ -13,6 +13,7 @@
 
 use crate::authz::PermissionSet;
 use crate::config::Secret;
+use crate::crypto::encoding::json_from_bytes;
 use crate::decide::logout::Which;
 use crate::domain::email::Email;
 use crate::domain::password::{NewPassword, PresentedPassword};
@@ -212,10 +213,10 @@ pub fn wire<W: From<Object> + Default>(body: Option<&[u8]>) -> Result<W, ApiErro
     };
     let invalid_json = || ApiError::new(crate::error::ErrorCode::InvalidJson);
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        serde_json::from_slice::<IgnoredAny>(bytes).map_err(|_| invalid_json())?;
+        json_from_bytes::<IgnoredAny>(bytes).ok_or_else(invalid_json)?;
         return Err(ApiError::validation(vec![FieldError::new("body", "must be a JSON object")]));
     }
-    serde_json::from_slice::<Object>(bytes).map(W::from).map_err(|_| invalid_json())
+    json_from_bytes::<Object>(bytes).map(W::from).ok_or_else(invalid_json)
 }
 
 /// Parses a body straight into the domain input `D` (through its wire struct `W`).

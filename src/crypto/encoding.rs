@@ -47,6 +47,14 @@ pub fn hex_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// JSON bytes as `T`, through `serde_json::from_str` after a UTF-8 check. Every parse in
+/// the crate goes through `from_str` so that the wasm holds one instance of serde_json's
+/// reader (a `from_slice` instance beside it costs several KB); the two reject the same
+/// inputs, since JSON text must be UTF-8.
+pub fn json_from_bytes<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
+    serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

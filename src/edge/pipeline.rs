@@ -8,6 +8,7 @@ use super::platform;
 use super::reply::Reply;
 use super::repo::{audit, Db, Reads};
 use crate::config::Settings;
+use crate::crypto::encoding::json_from_bytes;
 use crate::error::{ApiError, ErrorCode};
 use crate::web::{client_ip, cookies, cors, headers, query, routes};
 use serde::Serialize;
@@ -185,7 +186,7 @@ async fn read_json_body(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Optio
     if !headers::is_json_content_type(&ct) {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|_| ApiError::new(ErrorCode::InvalidJson))?;
+    json_from_bytes::<serde::de::IgnoredAny>(&bytes).ok_or_else(|| ApiError::new(ErrorCode::InvalidJson))?;
     Ok(Some(bytes))
 }
 

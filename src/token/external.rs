@@ -10,7 +10,7 @@
 //! own `alg` match the header's `alg` ([`select`]) → signature → only then the claims
 //! (`iss`, `aud`, `exp`, `nbf`, `iat`, `sub`).
 
-use crate::crypto::encoding::b64url_decode;
+use crate::crypto::encoding::{b64url_decode, json_from_bytes};
 use serde_json::{Map, Value};
 
 /// Longest token accepted, checked before any decoding.
@@ -90,10 +90,8 @@ pub struct Jwk {
     pub material: KeyMaterial,
 }
 
-/// JSON text as a `Value` (through `from_str`, the instance the rest of the worker uses:
-/// a second, byte-slice instance of the whole `Value` parser would cost wasm size).
 fn json(bytes: &[u8]) -> Option<Value> {
-    serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()
+    json_from_bytes(bytes)
 }
 
 fn str_member<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::encoding::{b64url_decode, b64url_encode};
+use crate::crypto::encoding::{b64url_decode, b64url_encode, json_from_bytes};
 use crate::crypto::mac::{hmac_sha256, hmac_sha256_verify, sha256};
 
 /// Longest token accepted. Ours are ~400 bytes; the cap bounds decoding and JSON
@@ -181,7 +181,7 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
     if !is_json_object(&header_bytes) {
         return Err(JwtError::Malformed);
     }
-    let header: InHeader = serde_json::from_slice(&header_bytes).map_err(|_| JwtError::Malformed)?;
+    let header: InHeader = json_from_bytes(&header_bytes).ok_or(JwtError::Malformed)?;
 
     // 4. Algorithm pinned: exactly "HS256".
     if header.alg.as_ref().and_then(|v| v.as_str()) != Some(ALG) {
@@ -222,7 +222,7 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
     if !is_json_object(&payload) {
         return Err(JwtError::Claims);
     }
-    let claims: AccessClaims = serde_json::from_slice(&payload).map_err(|_| JwtError::Claims)?;
+    let claims: AccessClaims = json_from_bytes(&payload).ok_or(JwtError::Claims)?;
     if claims.typ != TOKEN_TYPE_ACCESS || claims.iss != issuer || claims.aud != audience {
         return Err(JwtError::Claims);
     }
@@ -242,7 +242,7 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
 /// ours. Nothing is trusted from it; it only picks the verifier (see `edge::authn`).
 pub fn names_our_key(token: &str, keys: &[&JwtKey]) -> bool {
     let header = token.split('.').next().filter(|h| h.len() <= 256).and_then(b64url_decode);
-    let Some(header) = header.and_then(|h| serde_json::from_slice::<InHeader>(&h).ok()) else {
+    let Some(header) = header.and_then(|h| json_from_bytes::<InHeader>(&h)) else {
         return false;
     };
     let text = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str().map(str::to_owned));
