@@ -500,8 +500,22 @@ fn hmac_sha256(key: &[u8], input: &[u8]) -> String {
 #[test]
 fn a_third_party_token_is_refused_where_no_provider_is_configured() {
     let (_, p) = idp();
-    let r = me(&main(), &rs256(p, &unique_sub("elsewhere")));
-    assert_eq!(r.status, 401, "{}", r.body);
+    // `main` has no EXTERNAL_JWT_ISSUER: the token goes to our own verifier, which refuses it.
+    me(&main(), &rs256(p, &unique_sub("elsewhere"))).expect_error(401, "unauthorized");
+}
+
+#[test]
+fn third_party_requests_count_in_the_mapped_users_rate_limit_window() {
+    let (s, p) = idp();
+    let sub = unique_sub("limited");
+    let remaining = |r: &Resp| -> i64 { r.header("x-ratelimit-remaining").unwrap().parse().unwrap() };
+    let first = me(&s, &rs256(p, &sub));
+    first.expect(200);
+    assert_eq!(first.header("x-ratelimit-limit"), Some("1000"), "RATE_LIMIT_USER");
+    // Another token of the same subject, from another IP: the same user's window.
+    let second = me(&s, &keys().ec.token(&claims(p, &sub)));
+    second.expect(200);
+    assert_eq!(remaining(&second), remaining(&first) - 1);
 }
 
 // ---------------------------------------------------------------------------------------
