@@ -12,7 +12,9 @@
 //     `browserServers`: those of the dashboard's browser test), one line each,
 //     tab-separated: name, config variant, migrations, admin, fuzz (each yes/no), ready
 //     status, ready body, then the extra `wrangler dev` arguments (`--var K:V` pairs, then
-//     flags), one field each.
+//     flags), one field each. A `{NAME}` placeholder in a `vars` value (upper-case letters,
+//     digits, `_`) is replaced by the environment variable NAME (e.g. {OIDC_PORT}, a port
+//     scripts/test.sh picked); a placeholder whose variable is unset or empty is an error.
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,6 +70,19 @@ const FIELDS = {
   flags: (v) => Array.isArray(v) && v.every((x) => typeof x === "string" && x.startsWith("--")),
 };
 
+// `{NAME}` in a `vars` value: the environment variable NAME.
+const PLACEHOLDER = /\{([A-Z][A-Z0-9_]*)\}/g;
+
+function substitute(server, key, value) {
+  return value.replace(PLACEHOLDER, (_, name) => {
+    const v = process.env[name];
+    if (v === undefined || v === "") {
+      fail(`tests/servers.json: server '${server}': vars.${key} needs the environment variable ${name} (unset or empty)`);
+    }
+    return v;
+  });
+}
+
 function servers() {
   const manifest = JSON.parse(readFileSync(resolve(ROOT, "tests/servers.json"), "utf8"));
   for (const list of ["servers", "browserServers"]) {
@@ -87,15 +102,19 @@ function servers() {
   }
   const fuzz = manifest.servers.filter((s) => s.fuzz);
   if (fuzz.length !== 1 || !fuzz[0].admin) fail("tests/servers.json: exactly one fuzz server, with an admin");
+  // Every line is built (and every placeholder resolved) before any is printed.
+  const lines = [];
   for (const s of all) {
-    const args = [...Object.entries(s.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]), ...s.flags];
+    const vars = Object.entries(s.vars).map(([k, v]) => [k, substitute(s.name, k, v)]);
+    const args = [...vars.flatMap(([k, v]) => ["--var", `${k}:${v}`]), ...s.flags];
     const yesNo = [s.migrations, s.admin, s.fuzz].map((b) => (b ? "yes" : "no"));
     const fields = [s.name, s.config, ...yesNo, s.ready.status, s.ready.body, ...args].map(String);
     if (fields.some((f) => f === "" || /[\t\n]/.test(f))) {
       fail(`tests/servers.json: server '${s.name}': an empty value, or a tab or newline`);
     }
-    console.log(fields.join("\t"));
+    lines.push(fields.join("\t"));
   }
+  for (const line of lines) console.log(line);
 }
 
 const [command, ...rest] = process.argv.slice(2);

@@ -61,15 +61,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# free_port VAR: sets VAR to a free loopback port, never one this run already handed out
+# (a port stays free until its user binds it, so two picks could otherwise coincide).
+USED_PORTS=" "
+free_port() {
+  local candidate
+  for _ in $(seq 1 20); do
+    candidate="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+    case "$USED_PORTS" in *" $candidate "*) continue ;; esac
+    USED_PORTS+="$candidate "
+    printf -v "$1" '%s' "$candidate"
+    return 0
+  done
+  echo "[test] could not find a free port" >&2
+  exit 1
+}
+
+# The third-party identity provider of tests/api/oidc.rs: the test binary serves its
+# discovery document and JWKS on OIDC_PORT; nothing ever listens on OIDC_DEAD_PORT (a
+# provider that is down). tests/servers.json refers to them as {OIDC_PORT} and
+# {OIDC_DEAD_PORT} (substituted by scripts/test-config.mjs).
+free_port OIDC_PORT; free_port OIDC_DEAD_PORT
+export OIDC_PORT OIDC_DEAD_PORT
+
 # The servers (tests/servers.json, one tab-separated line each: see scripts/test-config.mjs).
 SERVER_LINES="$(node scripts/test-config.mjs servers)"
 # They run the build made above from configs derived from wrangler.toml without `[build]`
 # (scripts/test-config.mjs says why), written next to it so its relative paths hold.
 rm -f .wrangler-test-*.json
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 
 # start_server NAME CONFIG-VARIANT MIGRATIONS(yes|no) [WRANGLER-DEV-ARGS...]: exports
 # SECURE_API_<NAME>_URL, _D1 and _LOG.
@@ -77,7 +96,7 @@ start_server() {
   local name="$1" variant="$2" migrations="$3"; shift 3
   local dir="$RUN_DIR/$name" port inspector config=".wrangler-test-$variant.json"
   mkdir -p "$dir"
-  port="$(free_port)"; inspector="$(free_port)"
+  free_port port; free_port inspector
   if [ "$migrations" = yes ]; then
     npx wrangler d1 migrations apply DB --local --persist-to "$dir/state" >"$dir/migrate.log" 2>&1 \
       || { cat "$dir/migrate.log"; exit 1; }

@@ -66,6 +66,17 @@ pub fn bound() -> Server {
     server("bound")
 }
 
+/// Third-party tokens from the identity provider tests/api/oidc.rs serves on OIDC_PORT
+/// (keys found through OpenID discovery); audience `secure-api-tests`, cookie `hanko`.
+pub fn oidc() -> Server {
+    server("oidc")
+}
+
+/// A third-party provider whose JWKS URL nothing answers, with no key set ever fetched.
+pub fn oidcdown() -> Server {
+    server("oidcdown")
+}
+
 /// Contract defaults (auth and anonymous tiers raised).
 pub fn main() -> Server {
     server("main")

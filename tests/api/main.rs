@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod foundation;
 mod hardening;
+mod oidc;
 mod reset;
 mod scale;
 mod sessions;
