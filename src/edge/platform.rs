@@ -169,57 +169,58 @@ fn get(target: &wasm_bindgen::JsValue, key: &str) -> Result<wasm_bindgen::JsValu
     js_sys::Reflect::get(target, &key.into()).map_err(|_| format!("get {key}"))
 }
 
-/// What [`fetch_capped`] got: the status, the `Cache-Control` header and the body.
-pub struct Fetched {
-    pub status: u16,
-    pub cache_control: Option<String>,
-    pub body: Vec<u8>,
-}
-
 /// `fetch(url)` from the worker (to a third party: no redirects followed), given up after
 /// `timeout_ms` (`AbortSignal.timeout`, which also ends a slow body) and refused once the
-/// body passes `cap` bytes, without reading the rest.
-pub async fn fetch_capped(url: &str, timeout_ms: u32, cap: usize) -> Result<Fetched, String> {
+/// body passes `cap` bytes, without reading the rest. A 200 with a UTF-8 body gives the body
+/// and the `Cache-Control` header; anything else is `Err`.
+pub async fn fetch_capped(url: &str, timeout_ms: u32, cap: usize) -> Result<(String, Option<String>), String> {
     let global = js_sys::global();
     let signal = invoke(&get(&global, "AbortSignal")?, "timeout", &[f64::from(timeout_ms).into()])?;
     let init = js_sys::Object::new();
     set(&init, "signal", &signal)?;
     set(&init, "redirect", &"manual".into())?;
     let resp = invoke_async(&global, "fetch", &[url.into(), init.into()]).await?;
-    let status = get(&resp, "status")?.as_f64().unwrap_or(0.0) as u16;
-    let cache_control = invoke(&get(&resp, "headers")?, "get", &["cache-control".into()])?.as_string();
-    let mut body = Vec::new();
-    let stream = get(&resp, "body")?;
-    if !stream.is_null() && !stream.is_undefined() {
-        let reader = invoke(&stream, "getReader", &[])?;
-        loop {
-            let chunk = invoke_async(&reader, "read", &[]).await?;
-            if get(&chunk, "done")?.as_bool().unwrap_or(true) {
-                break;
-            }
-            let value = js_sys::Uint8Array::new(&get(&chunk, "value")?);
-            if body.len() + value.length() as usize > cap {
-                let _ = invoke(&reader, "cancel", &[]);
-                return Err(format!("body over {cap} bytes"));
-            }
-            body.extend_from_slice(&value.to_vec());
+    let status = get(&resp, "status")?.as_f64().unwrap_or(0.0);
+    let reader = invoke(&get(&resp, "body")?, "getReader", &[]);
+    if status != 200.0 {
+        if let Ok(reader) = reader {
+            let _ = invoke(&reader, "cancel", &[]);
         }
+        return Err(format!("{url} answered {status}"));
     }
-    Ok(Fetched { status, cache_control, body })
+    let cache_control = invoke(&get(&resp, "headers")?, "get", &["cache-control".into()])?.as_string();
+    let (reader, mut body) = (reader?, Vec::new());
+    loop {
+        let chunk = invoke_async(&reader, "read", &[]).await?;
+        if get(&chunk, "done")?.as_bool().unwrap_or(true) {
+            break;
+        }
+        let value = js_sys::Uint8Array::new(&get(&chunk, "value")?);
+        if body.len() + value.length() as usize > cap {
+            let _ = invoke(&reader, "cancel", &[]);
+            return Err(format!("{url}: body over {cap} bytes"));
+        }
+        body.extend_from_slice(&value.to_vec());
+    }
+    let text = String::from_utf8(body).map_err(|_| format!("{url}: body not UTF-8"))?;
+    Ok((text, cache_control))
 }
 
-/// A provider's public key imported for `verify` (`crypto.subtle.importKey("jwk", ...)`),
-/// built from the checked public members only.
-pub async fn import_verify_key(jwk: &crate::token::external::Jwk) -> Result<wasm_bindgen::JsValue, String> {
+/// Whether `signature` is `jwk`'s signature of `data` (`crypto.subtle.importKey("jwk")`
+/// from the checked public members only, then `verify`; the key's algorithm is the one
+/// `token::external::select` matched to the token's `alg`).
+pub async fn verify_with_jwk(jwk: &crate::token::external::Jwk, signature: &[u8], data: &[u8]) -> Result<bool, String> {
     use crate::token::external::KeyMaterial;
+    // One algorithm object serves both calls: importKey reads name and namedCurve (EC) or
+    // hash (RSA), verify reads name and hash (ECDSA).
     let (key, algorithm) = (js_sys::Object::new(), js_sys::Object::new());
+    set(&algorithm, "hash", &"SHA-256".into())?;
     match &jwk.material {
         KeyMaterial::Rsa { n, e } => {
             set(&key, "kty", &"RSA".into())?;
             set(&key, "n", &n.as_str().into())?;
             set(&key, "e", &e.as_str().into())?;
             set(&algorithm, "name", &"RSASSA-PKCS1-v1_5".into())?;
-            set(&algorithm, "hash", &"SHA-256".into())?;
         }
         KeyMaterial::Ec { x, y } => {
             set(&key, "kty", &"EC".into())?;
@@ -230,38 +231,13 @@ pub async fn import_verify_key(jwk: &crate::token::external::Jwk) -> Result<wasm
             set(&algorithm, "namedCurve", &"P-256".into())?;
         }
     }
+    let subtle: wasm_bindgen::JsValue = subtle()?.into();
     let usages = js_sys::Array::of1(&"verify".into());
-    invoke_async(
-        subtle()?.as_ref(),
-        "importKey",
-        &["jwk".into(), key.into(), algorithm.into(), false.into(), usages.into()],
-    )
-    .await
-}
-
-/// Whether `signature` is `key`'s signature of `data` under `alg` (`crypto.subtle.verify`).
-pub async fn verify_signature(
-    alg: crate::token::external::Alg,
-    key: &wasm_bindgen::JsValue,
-    signature: &[u8],
-    data: &[u8],
-) -> Result<bool, String> {
-    use crate::token::external::Alg;
-    let algorithm = js_sys::Object::new();
-    match alg {
-        Alg::Rs256 => set(&algorithm, "name", &"RSASSA-PKCS1-v1_5".into())?,
-        Alg::Es256 => {
-            set(&algorithm, "name", &"ECDSA".into())?;
-            set(&algorithm, "hash", &"SHA-256".into())?;
-        }
-    }
-    let args = [
-        algorithm.into(),
-        key.clone(),
-        js_sys::Uint8Array::from(signature).into(),
-        js_sys::Uint8Array::from(data).into(),
-    ];
-    Ok(invoke_async(subtle()?.as_ref(), "verify", &args).await?.as_bool().unwrap_or(false))
+    let args = ["jwk".into(), key.into(), algorithm.clone().into(), false.into(), usages.into()];
+    let imported = invoke_async(&subtle, "importKey", &args).await?;
+    let args =
+        [algorithm.into(), imported, js_sys::Uint8Array::from(signature).into(), js_sys::Uint8Array::from(data).into()];
+    Ok(invoke_async(&subtle, "verify", &args).await?.as_bool().unwrap_or(false))
 }
 
 fn default_cache() -> Result<wasm_bindgen::JsValue, String> {

@@ -347,6 +347,19 @@ pub mod cache {
     pub fn refetch_allowed(last: Option<i64>, now: i64) -> bool {
         last.is_none_or(|t| now - t >= REFETCH_EVERY)
     }
+
+    /// A key set as shared through the Cache API: `<fetched at> <fresh until>` on the first
+    /// line, then the JWKS text as the provider sent it.
+    pub fn encode_entry(fetched_at: i64, fresh_until: i64, jwks: &str) -> String {
+        format!("{fetched_at} {fresh_until}\n{jwks}")
+    }
+
+    /// (fetched at, fresh until, JWKS text) of an entry [`encode_entry`] wrote.
+    pub fn decode_entry(entry: &str) -> Option<(i64, i64, &str)> {
+        let (times, jwks) = entry.split_once('\n')?;
+        let (fetched_at, fresh_until) = times.split_once(' ')?;
+        Some((fetched_at.parse().ok()?, fresh_until.parse().ok()?, jwks))
+    }
 }
 
 /// The pure-Rust signature check, for host tests only (the worker uses WebCrypto).
@@ -416,6 +429,16 @@ mod tests {
     const A3_SIG: &str = "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
     const RFC_NOW: i64 = 1_300_819_000;
     const BOTH: [Alg; 2] = [Alg::Rs256, Alg::Es256];
+
+    #[test]
+    fn a_shared_cache_entry_round_trips_and_a_damaged_one_is_ignored() {
+        let jwks = "{\"keys\":[]}\n";
+        let entry = cache::encode_entry(1_700_000_000, 1_700_000_600, jwks);
+        assert_eq!(cache::decode_entry(&entry), Some((1_700_000_000, 1_700_000_600, jwks)));
+        for bad in ["", "{\"keys\":[]}", "1 x\n{}", "1\n{}", "a b\n{}"] {
+            assert_eq!(cache::decode_entry(bad), None, "{bad:?}");
+        }
+    }
 
     fn rfc_keys() -> Vec<Jwk> {
         parse_jwks(
