@@ -61,9 +61,11 @@ fn rejected(e: ExtError) -> ApiError {
 }
 
 fn log(ctx: &RequestCtx<'_>, event: &str, cause: &str) {
+    let text = |s: &str| serde_json::Value::from(s).to_string();
     worker::console_warn!(
-        "{}",
-        serde_json::json!({"level": "warn", "requestId": ctx.request_id, "event": event, "cause": cause})
+        r#"{{"level":"warn","requestId":{},"event":"{event}","cause":{}}}"#,
+        text(&ctx.request_id),
+        text(cause)
     );
 }
 

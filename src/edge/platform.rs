@@ -211,32 +211,26 @@ pub async fn fetch_capped(url: &str, timeout_ms: u32, cap: usize) -> Result<(Str
 /// `token::external::select` matched to the token's `alg`).
 pub async fn verify_with_jwk(jwk: &crate::token::external::Jwk, signature: &[u8], data: &[u8]) -> Result<bool, String> {
     use crate::token::external::KeyMaterial;
+    // The members are base64url (checked when the JWKS was read), so they need no escaping.
     // One algorithm object serves both calls: importKey reads name and namedCurve (EC) or
     // hash (RSA), verify reads name and hash (ECDSA).
-    let (key, algorithm) = (js_sys::Object::new(), js_sys::Object::new());
-    set(&algorithm, "hash", &"SHA-256".into())?;
-    match &jwk.material {
+    let (key, algorithm) = match &jwk.material {
         KeyMaterial::Rsa { n, e } => {
-            set(&key, "kty", &"RSA".into())?;
-            set(&key, "n", &n.as_str().into())?;
-            set(&key, "e", &e.as_str().into())?;
-            set(&algorithm, "name", &"RSASSA-PKCS1-v1_5".into())?;
+            (format!(r#"{{"kty":"RSA","n":"{n}","e":"{e}"}}"#), r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#)
         }
-        KeyMaterial::Ec { x, y } => {
-            set(&key, "kty", &"EC".into())?;
-            set(&key, "crv", &"P-256".into())?;
-            set(&key, "x", &x.as_str().into())?;
-            set(&key, "y", &y.as_str().into())?;
-            set(&algorithm, "name", &"ECDSA".into())?;
-            set(&algorithm, "namedCurve", &"P-256".into())?;
-        }
-    }
+        KeyMaterial::Ec { x, y } => (
+            format!(r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}"}}"#),
+            r#"{"name":"ECDSA","namedCurve":"P-256","hash":"SHA-256"}"#,
+        ),
+    };
+    let parse = |text: &str| js_sys::JSON::parse(text).map_err(|_| "key JSON".to_owned());
+    let (key, algorithm) = (parse(&key)?, parse(algorithm)?);
     let subtle: wasm_bindgen::JsValue = subtle()?.into();
     let usages = js_sys::Array::of1(&"verify".into());
-    let args = ["jwk".into(), key.into(), algorithm.clone().into(), false.into(), usages.into()];
-    let imported = invoke_async(&subtle, "importKey", &args).await?;
-    let args =
-        [algorithm.into(), imported, js_sys::Uint8Array::from(signature).into(), js_sys::Uint8Array::from(data).into()];
+    let imported =
+        invoke_async(&subtle, "importKey", &["jwk".into(), key, algorithm.clone(), false.into(), usages.into()])
+            .await?;
+    let args = [algorithm, imported, js_sys::Uint8Array::from(signature).into(), js_sys::Uint8Array::from(data).into()];
     Ok(invoke_async(&subtle, "verify", &args).await?.as_bool().unwrap_or(false))
 }
 
