@@ -1,5 +1,6 @@
 //! Closed-loop load generator for `npm run bench` (see scripts/bench.sh).
 //!
+//!   loadgen provider <port> <tokens.json>
 //!   loadgen seed <url> <seed.json>
 //!   loadgen run <ours-url> <ours-pids> <baseline-url> <baseline-pids> <seed.json> <results.md> <wasm-raw> <wasm-gzip>
 //!
@@ -9,6 +10,12 @@
 //! workerd processes (utime + stime from /proc/<pid>/stat, before and after). Every loop
 //! is bounded by a request count and a deadline; traffic goes to loopback only, with a
 //! fresh `CF-Connecting-IP` per request so per-IP tiers do not distort the figures.
+//!
+//! `provider` is the third-party identity provider of the `me (third-party RS256)` scenario:
+//! it makes an RSA-2048 key, writes RS256 tokens for [`USERS`] subjects to `tokens.json`,
+//! then serves its OpenID configuration and JWKS on 127.0.0.1:`port` until it is killed.
+//! `seed` signs those subjects in once (provisioning their users) when
+//! `BENCH_EXTERNAL_TOKENS` names that file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use serde_json::{json, Value};
@@ -55,6 +62,62 @@ fn send(agent: &ureq::Agent, method: &str, url: &str, headers: &[(&str, String)]
             Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
         }
         Err(_) => Answer { status: 0, body: Value::Null },
+    }
+}
+
+/// The `aud` of the benchmark's third-party tokens (`EXTERNAL_JWT_AUDIENCE` in bench.sh).
+const EXTERNAL_AUDIENCE: &str = "secure-api-bench";
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn provider(port: &str, out: &str) {
+    use rsa::signature::{SignatureEncoding, Signer};
+    use rsa::traits::PublicKeyParts;
+    use std::io::{Read, Write};
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let jwk = json!({"kty": "RSA", "kid": "bench-1", "use": "sig", "alg": "RS256",
+                     "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be())});
+    let jwks = json!({ "keys": [jwk] }).to_string();
+    let discovery = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json")}).to_string();
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let header = b64(json!({"alg": "RS256", "typ": "JWT", "kid": "bench-1"}).to_string().as_bytes());
+    let tokens: Vec<String> = (0..USERS)
+        .map(|i| {
+            let claims = json!({"iss": issuer, "aud": EXTERNAL_AUDIENCE, "sub": format!("bench-subject-{now}-{i}"),
+                                "email": format!("bench-ext-{now}-{i}@example.com"), "email_verified": true,
+                                "iat": now, "exp": now + 7200});
+            let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+            let sig = signer.sign(input.as_bytes()).to_vec();
+            format!("{input}.{}", b64(&sig))
+        })
+        .collect();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    std::fs::write(out, json!(tokens).to_string()).unwrap();
+    for mut stream in listener.incoming().flatten() {
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16384 {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let line = String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_owned();
+        let (status, body) = match line.split(' ').nth(1) {
+            Some("/.well-known/openid-configuration") => ("200 OK", discovery.as_str()),
+            Some("/jwks.json") => ("200 OK", jwks.as_str()),
+            _ => ("404 Not Found", "{}"),
+        };
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nCache-Control: public, max-age=3600\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
     }
 }
 
@@ -105,7 +168,20 @@ fn seed(url: &str, out: &str) {
         );
         assert_eq!(r.status, 201, "post: {}", r.body);
     }
-    std::fs::write(out, serde_json::to_string_pretty(&json!({"users": users, "apiKey": key})).unwrap()).unwrap();
+    // Third-party users: each token's first request provisions its user (outside the run).
+    let mut external = Vec::new();
+    if let Ok(path) = std::env::var("BENCH_EXTERNAL_TOKENS") {
+        let tokens: Vec<String> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for token in tokens {
+            let r =
+                send(&a, "GET", &format!("{url}/api/auth/me"), &[("Authorization", format!("Bearer {token}"))], None);
+            assert_eq!(r.status, 200, "third-party me: {}", r.body);
+            assert!(r.body["provider"].is_string(), "third-party me: {}", r.body);
+            external.push(token);
+        }
+    }
+    let seeded = json!({"users": users, "apiKey": key, "external": external});
+    std::fs::write(out, serde_json::to_string_pretty(&seeded).unwrap()).unwrap();
 }
 
 /// Clock ticks of utime + stime over every given process.
@@ -131,6 +207,7 @@ fn ticks_per_second() -> f64 {
 enum Scenario {
     Health,
     Me,
+    MeExternal,
     ListPosts,
     CreatePost,
     Login,
@@ -142,6 +219,7 @@ impl Scenario {
         match self {
             Scenario::Health => "GET /health",
             Scenario::Me => "GET /api/auth/me (Bearer)",
+            Scenario::MeExternal => "GET /api/auth/me (third-party RS256)",
             Scenario::ListPosts => "GET /api/posts?page=1&limit=10",
             Scenario::CreatePost => "POST /api/posts (X-API-Key)",
             Scenario::Login => "POST /api/auth/login",
@@ -153,6 +231,7 @@ impl Scenario {
         match self {
             Scenario::Health => "health",
             Scenario::Me => "me",
+            Scenario::MeExternal => "me_external",
             Scenario::ListPosts => "list",
             Scenario::CreatePost => "create",
             Scenario::Login => "login",
@@ -218,6 +297,8 @@ fn run_one(url: &str, pids: &[u32], seed: &Value, scenario: Scenario, concurrenc
         .iter()
         .map(|u| (u["email"].as_str().unwrap().to_owned(), u["access"].as_str().unwrap().to_owned()))
         .collect();
+    let external: Vec<String> =
+        seed["external"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
     // Refresh chains start from fresh logins (outside the measurement).
     let chains: Vec<String> = if scenario == Scenario::Refresh {
         let a = agent();
@@ -243,7 +324,7 @@ fn run_one(url: &str, pids: &[u32], seed: &Value, scenario: Scenario, concurrenc
     let results = Mutex::new(Stats::default());
     std::thread::scope(|s| {
         for t in 0..concurrency {
-            let (users, key, results, chains) = (&users, &key, &results, &chains);
+            let (users, key, results, chains, external) = (&users, &key, &results, &chains, &external);
             s.spawn(move || {
                 let a = agent();
                 let mut local = Stats::default();
@@ -254,6 +335,7 @@ fn run_one(url: &str, pids: &[u32], seed: &Value, scenario: Scenario, concurrenc
                         break;
                     }
                     let (email, access) = &users[(t + i) % users.len()];
+                    let external_token = external.get((t + i) % external.len().max(1));
                     let t0 = Instant::now();
                     let r = match scenario {
                         Scenario::Health => send(&a, "GET", &format!("{url}/health"), &[], None),
@@ -262,6 +344,13 @@ fn run_one(url: &str, pids: &[u32], seed: &Value, scenario: Scenario, concurrenc
                             "GET",
                             &format!("{url}/api/auth/me"),
                             &[("Authorization", format!("Bearer {access}"))],
+                            None,
+                        ),
+                        Scenario::MeExternal => send(
+                            &a,
+                            "GET",
+                            &format!("{url}/api/auth/me"),
+                            &[("Authorization", format!("Bearer {}", external_token.unwrap()))],
                             None,
                         ),
                         Scenario::ListPosts => send(&a, "GET", &format!("{url}/api/posts?page=1&limit=10"), &[], None),
@@ -350,12 +439,21 @@ fn run(args: &[String]) {
     let seed: Value = serde_json::from_str(&std::fs::read_to_string(&args[4]).unwrap()).unwrap();
     let out = &args[5];
     let (wasm_raw, wasm_gz) = (&args[6], &args[7]);
-    let scenarios =
-        [Scenario::Health, Scenario::Me, Scenario::ListPosts, Scenario::CreatePost, Scenario::Login, Scenario::Refresh];
+    let scenarios = [
+        Scenario::Health,
+        Scenario::Me,
+        Scenario::MeExternal,
+        Scenario::ListPosts,
+        Scenario::CreatePost,
+        Scenario::Login,
+        Scenario::Refresh,
+    ];
+    let has_external = seed["external"].as_array().is_some_and(|t| !t.is_empty());
     let mut rows = Vec::new();
     // BENCH_SCENARIOS=health,me limits a run to some scenarios (for profiling).
     let only = std::env::var("BENCH_SCENARIOS").unwrap_or_default();
-    for scenario in scenarios.into_iter().filter(|s| only.is_empty() || only.split(',').any(|k| k == s.key())) {
+    let wanted = |s: &Scenario| only.is_empty() || only.split(',').any(|k| k == s.key());
+    for scenario in scenarios.into_iter().filter(wanted).filter(|s| *s != Scenario::MeExternal || has_external) {
         for concurrency in [1usize, 8] {
             let mut a = Stats::default();
             let mut b = Stats::default();
@@ -413,10 +511,11 @@ fn run(args: &[String]) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("provider") => provider(&args[1], &args[2]),
         Some("seed") => seed(&args[1], &args[2]),
         Some("run") => run(&args[1..]),
         _ => {
-            eprintln!("usage: loadgen seed <url> <seed.json> | loadgen run <ours> <pids> <baseline> <pids> <seed.json> <out.md> <wasm-raw> <wasm-gzip> [<ours-d1-state-dir>]");
+            eprintln!("usage: loadgen provider <port> <tokens.json> | loadgen seed <url> <seed.json> | loadgen run <ours> <pids> <baseline> <pids> <seed.json> <out.md> <wasm-raw> <wasm-gzip> [<ours-d1-state-dir>]");
             std::process::exit(2);
         }
     }

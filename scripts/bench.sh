@@ -2,7 +2,7 @@
 # CPU-per-request benchmark: secure-api against a minimal JavaScript baseline worker doing the
 # same storage and crypto work (bench/baseline), both on local workerd via `wrangler dev`,
 # measured interleaved in one run. Writes bench/RESULTS.md. Loopback only; bounded.
-# BENCH_SCENARIOS=health,me,list,create,login,refresh limits the run (RESULTS.md is then
+# BENCH_SCENARIOS=health,me,me_external,list,create,login,refresh limits the run (RESULTS.md is then
 # written to bench/RESULTS.partial.md instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,16 +55,27 @@ workerd_pids() {
   pgrep -g "$1" -x workerd | paste -sd, -
 }
 
-echo "[bench] seeding secure-api (users, API key, posts) through the API"
+# The third-party identity provider of the `me (third-party RS256)` scenario (bench/loadgen.rs
+# `provider`): RS256 tokens for the seeded subjects, its OpenID configuration and JWKS.
+jwks_port="$(free_port)"
+setsid "$LOADGEN" provider "$jwks_port" "$RUN_DIR/external-tokens.json" >"$RUN_DIR/provider.log" 2>&1 < /dev/null &
+PIDS+=("$!")
+for _ in $(seq 1 100); do [ -s "$RUN_DIR/external-tokens.json" ] && break; sleep 0.2; done
+[ -s "$RUN_DIR/external-tokens.json" ] || { echo "[bench] the provider did not start:" >&2; cat "$RUN_DIR/provider.log" >&2; exit 1; }
+export BENCH_EXTERNAL_TOKENS="$RUN_DIR/external-tokens.json"
+EXTERNAL=(--var "EXTERNAL_JWT_ISSUER:http://127.0.0.1:$jwks_port" --var EXTERNAL_JWT_AUDIENCE:secure-api-bench)
+
+echo "[bench] seeding secure-api (users, API key, posts, third-party users) through the API"
 npx wrangler d1 migrations apply DB --local --persist-to "$RUN_DIR/ours" >/dev/null 2>&1
-start ours "$RUN_DIR/ours" "$BENCH_CONFIG" "${LIMITS[@]}"
+start ours "$RUN_DIR/ours" "$BENCH_CONFIG" "${LIMITS[@]}" "${EXTERNAL[@]}"
 ours_port="$PORT"; ours_group="$GROUP"
 "$LOADGEN" seed "http://127.0.0.1:$ours_port" "$RUN_DIR/seed.json"
 sleep 1
 # The baseline serves a copy of the same D1 state (same database id, same file name).
 mkdir -p "$RUN_DIR/base/v3"
 cp -r "$RUN_DIR/ours/v3/d1" "$RUN_DIR/base/v3/d1"
-start base "$RUN_DIR/base" bench/baseline/wrangler.toml --var "JWT_SECRET:$secret"
+start base "$RUN_DIR/base" bench/baseline/wrangler.toml --var "JWT_SECRET:$secret" "${EXTERNAL[@]}" \
+  --var "EXTERNAL_JWKS_URL:http://127.0.0.1:$jwks_port/jwks.json"
 base_port="$PORT"; base_group="$GROUP"
 
 if [ -n "${BENCH_SCENARIOS:-}" ]; then RESULTS_FILE=bench/RESULTS.partial.md; fi
