@@ -168,8 +168,34 @@ impl<'de> Deserialize<'de> for Object {
                 }
                 Ok(Object(fields))
             }
+            // Anything else is refused here, not by serde's `invalid type` errors (their
+            // float formatting would stay in the wasm: see `crate::json`).
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Object, E> {
+                Err(not_object())
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Object, E> {
+                Err(not_object())
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Object, E> {
+                Err(not_object())
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Object, E> {
+                Err(not_object())
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Object, E> {
+                Err(not_object())
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Object, E> {
+                Err(not_object())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Object, A::Error> {
+                Err(not_object())
+            }
         }
-        d.deserialize_map(ObjectVisitor)
+        fn not_object<E: serde::de::Error>() -> E {
+            E::custom("expected a JSON object")
+        }
+        d.deserialize_any(ObjectVisitor)
     }
 }
 

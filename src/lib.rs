@@ -21,6 +21,7 @@ pub mod domain;
 pub mod dto;
 pub mod error;
 pub mod gate;
+pub mod json;
 pub mod liveness;
 pub mod maintenance;
 pub mod throttle;

@@ -350,7 +350,7 @@ async fn from_api_key(ctx: &RequestCtx<'_>, key: &str) -> ApiResult<Caller> {
     let count =
         gates::count(ctx.env, &names::api_key(&hash), throttle::window(ctx), throttle::window_end(ctx), &[""]).await?;
     let perms = role_permissions(ctx, row.role).await?;
-    let scopes: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
+    let scopes = crate::json::strings(&row.scopes).unwrap_or_default();
     let scopes: PermissionSet = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
     if row.last_used_at.is_none_or(|t| ctx.now - t >= LAST_USED_EVERY_SECS) {
         let (db, id, now) = (ctx.db.clone(), row.id.clone(), ctx.now);

@@ -28,7 +28,7 @@ impl DurableObject for Gate {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let text = req.text().await?;
-        let answer = match serde_json::from_str::<Op>(&text) {
+        let answer = match Op::parse(&text) {
             Ok(op) => {
                 // An operation that keeps nothing still gets the object deleted a minute
                 // later if nothing else keeps it (a lockout check of an unknown email).

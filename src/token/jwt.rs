@@ -13,9 +13,10 @@
 //! given the current and the previous key, so tokens signed before a rotation stay
 //! valid until they expire.
 
-use serde::{Deserialize, Serialize};
+use crate::json::{Invalid, Json};
+use serde::Serialize;
 
-use crate::crypto::encoding::{b64url_decode, b64url_encode, json_from_bytes};
+use crate::crypto::encoding::{b64url_decode, b64url_encode};
 use crate::crypto::mac::{hmac_sha256, hmac_sha256_verify, sha256};
 
 /// Longest token accepted. Ours are ~400 bytes; the cap bounds decoding and JSON
@@ -62,7 +63,7 @@ impl core::fmt::Debug for JwtKey {
 }
 
 /// Claims of an access token.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct AccessClaims {
     pub sub: String,
     pub email: String,
@@ -128,19 +129,43 @@ struct OutHeader<'a> {
     kid: &'a str,
 }
 
+impl AccessClaims {
+    /// The claims from the JSON object of a payload: every member but `nbf` required and of
+    /// its type (`nbf`: absent or null is none), none sent twice, unknown ones ignored
+    /// (what a derived `Deserialize` accepted, read by hand: see `crate::json`).
+    fn from_json(json: &Json) -> Result<AccessClaims, Invalid> {
+        let m = json.members().ok_or(Invalid(""))?;
+        Ok(AccessClaims {
+            sub: m.string("sub")?,
+            email: m.string("email")?,
+            role: m.string("role")?,
+            typ: m.string("type")?,
+            sid: m.string("sid")?,
+            iat: m.int("iat")?,
+            exp: m.int("exp")?,
+            iss: m.string("iss")?,
+            aud: m.string("aud")?,
+            nbf: m.opt_int("nbf")?,
+        })
+    }
+}
+
 /// The header fields we read. Values are kept as JSON so that a non-string `alg`
-/// is an algorithm error rather than a parse error. Derived `Deserialize` rejects
-/// duplicate fields, so `{"alg":"none","alg":"HS256"}` cannot confuse anyone.
-#[derive(Deserialize)]
-struct InHeader {
-    #[serde(default)]
-    alg: Option<serde_json::Value>,
-    #[serde(default)]
-    typ: Option<serde_json::Value>,
-    #[serde(default)]
-    kid: Option<serde_json::Value>,
-    #[serde(default)]
-    crit: Option<serde_json::Value>,
+/// is an algorithm error rather than a parse error; absent or null is none. A field sent
+/// twice fails the whole header, so `{"alg":"none","alg":"HS256"}` cannot confuse anyone.
+struct InHeader<'a> {
+    alg: Option<&'a Json>,
+    typ: Option<&'a Json>,
+    kid: Option<&'a Json>,
+    crit: Option<&'a Json>,
+}
+
+impl<'a> InHeader<'a> {
+    fn from_json(json: &'a Json) -> Option<InHeader<'a>> {
+        let m = json.members()?;
+        let field = |name| m.opt(name).ok();
+        Some(InHeader { alg: field("alg")?, typ: field("typ")?, kid: field("kid")?, crit: field("crit")? })
+    }
 }
 
 /// base64url(HMAC-SHA-256(secret, input)): the JWS HS256 signature of a signing
@@ -181,13 +206,14 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
     if !is_json_object(&header_bytes) {
         return Err(JwtError::Malformed);
     }
-    let header: InHeader = json_from_bytes(&header_bytes).ok_or(JwtError::Malformed)?;
+    let header_json = Json::parse_bytes(&header_bytes).ok_or(JwtError::Malformed)?;
+    let header = InHeader::from_json(&header_json).ok_or(JwtError::Malformed)?;
 
     // 4. Algorithm pinned: exactly "HS256".
-    if header.alg.as_ref().and_then(|v| v.as_str()) != Some(ALG) {
+    if header.alg.and_then(Json::as_str) != Some(ALG) {
         return Err(JwtError::Algorithm);
     }
-    if let Some(typ) = &header.typ {
+    if let Some(typ) = header.typ {
         if typ.as_str() != Some(TYP_JWT) {
             return Err(JwtError::Malformed);
         }
@@ -198,7 +224,7 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
     }
 
     // 5. Key by kid, from the configured keys only.
-    let kid = header.kid.as_ref().and_then(|v| v.as_str()).ok_or(JwtError::UnknownKey)?;
+    let kid = header.kid.and_then(Json::as_str).ok_or(JwtError::UnknownKey)?;
     let candidates: Vec<&&JwtKey> = keys.iter().filter(|k| k.kid == kid).collect();
     if candidates.is_empty() {
         return Err(JwtError::UnknownKey);
@@ -222,7 +248,8 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
     if !is_json_object(&payload) {
         return Err(JwtError::Claims);
     }
-    let claims: AccessClaims = json_from_bytes(&payload).ok_or(JwtError::Claims)?;
+    let claims =
+        Json::parse_bytes(&payload).and_then(|json| AccessClaims::from_json(&json).ok()).ok_or(JwtError::Claims)?;
     if claims.typ != TOKEN_TYPE_ACCESS || claims.iss != issuer || claims.aud != audience {
         return Err(JwtError::Claims);
     }
@@ -242,11 +269,22 @@ pub fn verify(token: &str, keys: &[&JwtKey], now: i64, issuer: &str, audience: &
 /// ours. Nothing is trusted from it; it only picks the verifier (see `edge::authn`).
 pub fn names_our_key(token: &str, keys: &[&JwtKey]) -> bool {
     let header = token.split('.').next().filter(|h| h.len() <= 256).and_then(b64url_decode);
-    let Some(header) = header.and_then(|h| json_from_bytes::<InHeader>(&h)) else {
+    let Some(json) = header.and_then(|h| Json::parse_bytes(&h)) else {
         return false;
     };
-    let text = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str().map(str::to_owned));
-    text(&header.alg).as_deref() == Some(ALG) && text(&header.kid).is_some_and(|kid| keys.iter().any(|k| k.kid == kid))
+    let (alg, kid) = match &json {
+        Json::Object(_) => match InHeader::from_json(&json) {
+            Some(h) => (h.alg.and_then(Json::as_str), h.kid.and_then(Json::as_str)),
+            None => return false,
+        },
+        // The positional form a derived `Deserialize` also read: `[alg, typ, kid, crit]`.
+        Json::Other(serde_json::Value::Array(items)) if items.len() <= 4 => {
+            let at = |i: usize| items.get(i).and_then(serde_json::Value::as_str);
+            (at(0), at(2))
+        }
+        Json::Other(_) => return false,
+    };
+    alg == Some(ALG) && kid.is_some_and(|kid| keys.iter().any(|k| k.kid == kid))
 }
 
 /// Whether the JSON text starts with `{` (derived `Deserialize` would otherwise
@@ -512,6 +550,41 @@ mod tests {
         assert_eq!(check(&forge(&header_for(&k), &v.to_string(), SECRET)), Err(JwtError::Claims));
         assert_eq!(check(&forge(&header_for(&k), "[]", SECRET)), Err(JwtError::Claims));
         assert_eq!(check(&forge(&header_for(&k), "not json", SECRET)), Err(JwtError::Claims));
+    }
+
+    #[test]
+    fn claims_members_are_read_as_typed_fields() {
+        let k = key();
+        let c = claims_json(&claims());
+        let edit = |from: &str, to: &str| c.replacen(from, to, 1);
+        let exp = format!(r#""exp":{}"#, claims().exp);
+        for (payload, want) in [
+            // A claim sent twice, a float time, a null string, unknown members, a null nbf.
+            (c.replacen('{', r#"{"sid":"x","#, 1), Err(JwtError::Claims)),
+            (edit(&exp, &format!(r#""exp":{}.0"#, claims().exp)), Err(JwtError::Claims)),
+            (edit(&exp, r#""exp":18446744073709551615"#), Err(JwtError::Claims)),
+            (edit(r#""role":"#, r#""role":null,"x":"#), Err(JwtError::Claims)),
+            (c.replacen('{', r#"{"extra":{"a":1,"a":2},"more":[1.5],"nbf":null,"#, 1), Ok(claims())),
+        ] {
+            assert_eq!(check(&forge(&header_for(&k), &payload, SECRET)), want, "{payload}");
+        }
+    }
+
+    #[test]
+    fn names_our_key_reads_the_header_only() {
+        let k = key();
+        let body = b64(&claims_json(&claims()));
+        let with = |h: &str| format!("{}.{body}.sig", b64(h));
+        assert!(names_our_key(&sign(&claims(), &k), &[&k]));
+        assert!(!names_our_key(&sign(&claims(), &k), &[&old_key()]));
+        assert!(names_our_key(&with(&format!(r#"{{"alg":"HS256","kid":"{}","crit":null}}"#, k.kid)), &[&k]));
+        assert!(!names_our_key(&with(&format!(r#"{{"alg":"HS256","kid":"{}","kid":"x"}}"#, k.kid)), &[&k]));
+        assert!(!names_our_key(&with(&format!(r#"{{"alg":"RS256","kid":"{}"}}"#, k.kid)), &[&k]));
+        // The positional form a derived `Deserialize` read too (up to four members).
+        assert!(names_our_key(&with(&format!(r#"["HS256",null,"{}"]"#, k.kid)), &[&k]));
+        assert!(!names_our_key(&with(&format!(r#"["HS256",null,"{}",null,null]"#, k.kid)), &[&k]));
+        assert!(!names_our_key(&with(r#""HS256""#), &[&k]));
+        assert!(!names_our_key("not-base64!.x.y", &[&k]));
     }
 
     #[test]

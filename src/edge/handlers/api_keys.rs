@@ -59,7 +59,7 @@ fn view(k: &ApiKey, with_owner: bool) -> KeyView<'_> {
         id: &k.id,
         key_prefix: &k.key_prefix,
         name: &k.name,
-        scopes: serde_json::from_str(&k.scopes).unwrap_or_default(),
+        scopes: crate::json::strings(&k.scopes).unwrap_or_default(),
         rate_limit: k.rate_limit,
         last_used_at: k.last_used_at.map(iso8601),
         expires_at: k.expires_at.map(iso8601),

@@ -5,9 +5,8 @@
 
 use crate::edge::platform;
 use crate::error::{ApiError, ApiResult};
-use crate::gate::{names, Counts, Done, LockAnswer, Op, SessionAnswer};
+use crate::gate::{names, Answer, Counts, Done, LockAnswer, Op, SessionAnswer};
 use crate::throttle::lockout::{LockoutPolicy, LockoutState};
-use serde::de::DeserializeOwned;
 use worker::Env;
 
 /// The Durable Object namespace binding.
@@ -17,7 +16,7 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable(format!("gate {what}: {e}"))
 }
 
-async fn call<T: DeserializeOwned>(env: &Env, name: &str, op: &Op) -> ApiResult<T> {
+async fn call<T: Answer>(env: &Env, name: &str, op: &Op) -> ApiResult<T> {
     let body = serde_json::to_string(op).map_err(|e| unavailable("encode", e))?;
     let stub = platform::durable_object(env, BINDING, name).map_err(|e| unavailable("binding", e))?;
     let (status, text) =
@@ -25,7 +24,7 @@ async fn call<T: DeserializeOwned>(env: &Env, name: &str, op: &Op) -> ApiResult<
     if status != 200 {
         return Err(unavailable("answer", format!("{status} {text}")));
     }
-    serde_json::from_str(&text).map_err(|e| unavailable("decode", e))
+    T::parse(&text).map_err(|e| unavailable("decode", e))
 }
 
 /// Counts one request in each of `counters` of object `name` for the window
