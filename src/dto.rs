@@ -169,7 +169,7 @@ impl<'de> Deserialize<'de> for Object {
                 Ok(Object(fields))
             }
             // Anything else is refused here, not by serde's `invalid type` errors (their
-            // float formatting would stay in the wasm: see `crate::json`).
+            // error paths would be instantiated in the wasm: see `crate::json`).
             fn visit_unit<E: serde::de::Error>(self) -> Result<Object, E> {
                 Err(not_object())
             }

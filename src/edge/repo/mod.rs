@@ -315,7 +315,7 @@ pub(in crate::edge::repo) fn rows<T: FromRow>(res: &Res) -> ApiResult<Vec<T>> {
     }
     let text: String = js_sys::JSON::stringify(&res.rows).map_err(js_error)?.into();
     // Parsed as one `Value` (a typed `Vec` read would build serde's `invalid type` errors
-    // and keep their float formatting in the wasm: see `crate::json`).
+    // and a visitor per type into the wasm: see `crate::json`).
     let values = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Array(values)) => values,
         Ok(_) => return Err(ApiError::unavailable("D1 decode: rows are not an array".to_owned())),
