@@ -11,6 +11,7 @@
 //! (`iss`, `aud`, `exp`, `nbf`, `iat`, `sub`).
 
 use crate::crypto::encoding::{b64url_decode, json_from_bytes};
+use crate::json::Json;
 use serde_json::{Map, Value};
 
 /// Longest token accepted, checked before any decoding.
@@ -211,19 +212,26 @@ pub fn parse<'a>(token: &'a str, allowed: &[Alg]) -> Result<Parsed<'a>, ExtError
         (Some(h), Some(p), Some(s), None) if !h.is_empty() && !p.is_empty() && !s.is_empty() => (h, p, s),
         _ => return Err(ExtError::Malformed),
     };
-    let header_json: Value = b64url_decode(header).and_then(|b| json(&b)).ok_or(ExtError::Malformed)?;
-    let h = header_json.as_object().ok_or(ExtError::Malformed)?;
-    let alg = str_member(h, "alg").and_then(Alg::parse).filter(|a| allowed.contains(a)).ok_or(ExtError::Algorithm)?;
-    if h.contains_key("crit") {
+    // Read as our own tokens' headers are (`crate::json`): a member sent twice
+    // (`{"alg":"RS256","alg":"none"}`) refuses the token rather than letting one win.
+    let header_json = b64url_decode(header).and_then(|b| Json::parse_bytes(&b)).ok_or(ExtError::Malformed)?;
+    let h = header_json.members().ok_or(ExtError::Malformed)?;
+    let member = |name| h.get(name).map_err(|_| ExtError::Malformed);
+    let alg = member("alg")?
+        .and_then(Json::as_str)
+        .and_then(Alg::parse)
+        .filter(|a| allowed.contains(a))
+        .ok_or(ExtError::Algorithm)?;
+    if member("crit")?.is_some() {
         return Err(ExtError::Malformed);
     }
-    if let Some(typ) = h.get("typ") {
+    if let Some(typ) = member("typ")? {
         let typ = typ.as_str().ok_or(ExtError::Malformed)?;
         if !TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
             return Err(ExtError::Malformed);
         }
     }
-    let kid = match h.get("kid") {
+    let kid = match member("kid")? {
         None => None,
         Some(k) => Some(k.as_str().ok_or(ExtError::Malformed)?.to_owned()),
     };
@@ -274,20 +282,23 @@ pub struct ExternalClaims {
 }
 
 /// A NumericDate (RFC 7519 §2): integer or fractional seconds.
-fn numeric(o: &Map<String, Value>, name: &str) -> Option<i64> {
-    let v = o.get(name)?;
+fn numeric(v: Option<&Json>) -> Option<i64> {
+    let v = v?.value()?;
     v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
 }
 
 /// The claims of a token whose signature verified, checked at `now`.
 pub fn claims(token: &Parsed<'_>, policy: &Policy<'_>, now: i64) -> Result<ExternalClaims, ExtError> {
-    let payload = b64url_decode(token.payload).and_then(|b| json(&b)).ok_or(ExtError::Claims)?;
-    let c = payload.as_object().ok_or(ExtError::Claims)?;
-    if str_member(c, "iss") != Some(policy.issuer) {
+    // A claim sent twice refuses the token, as for our own tokens.
+    let payload = b64url_decode(token.payload).and_then(|b| Json::parse_bytes(&b)).ok_or(ExtError::Claims)?;
+    let c = payload.members().ok_or(ExtError::Claims)?;
+    let claim = |name| c.get(name).map(|v| v.and_then(Json::value)).map_err(|_| ExtError::Claims);
+    let text = |name| claim(name).map(|v| v.and_then(Value::as_str));
+    if text("iss")? != Some(policy.issuer) {
         return Err(ExtError::Claims);
     }
     if let Some(aud) = policy.audience {
-        let ok = match c.get("aud") {
+        let ok = match claim("aud")? {
             Some(Value::String(s)) => s == aud,
             Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
             _ => false,
@@ -296,26 +307,30 @@ pub fn claims(token: &Parsed<'_>, policy: &Policy<'_>, now: i64) -> Result<Exter
             return Err(ExtError::Claims);
         }
     }
-    let exp = numeric(c, "exp").ok_or(ExtError::Expired)?;
+    let time = |name| c.get(name).map(numeric).map_err(|_| ExtError::Claims);
+    let exp = time("exp")?.ok_or(ExtError::Expired)?;
     if exp.saturating_add(policy.skew) <= now {
         return Err(ExtError::Expired);
     }
-    let future = |name| numeric(c, name).is_some_and(|t| t > now.saturating_add(policy.skew));
-    if future("nbf") || future("iat") {
+    let future = |t: Option<i64>| t.is_some_and(|t| t > now.saturating_add(policy.skew));
+    if future(time("nbf")?) || future(time("iat")?) {
         return Err(ExtError::NotYetValid);
     }
     // A provider's refresh token is never an access credential.
-    let refresh = ["typ", "type", "token_use"].iter().any(|k| str_member(c, k) == Some("refresh"));
-    let sub = str_member(c, "sub").filter(|s| !s.is_empty() && s.len() <= MAX_SUBJECT_LEN);
+    let mut refresh = false;
+    for name in ["typ", "type", "token_use"] {
+        refresh |= text(name)? == Some("refresh");
+    }
+    let sub = text("sub")?.filter(|s| !s.is_empty() && s.len() <= MAX_SUBJECT_LEN);
     let (Some(sub), false) = (sub, refresh) else {
         return Err(ExtError::Claims);
     };
-    let verified = match c.get("email_verified") {
+    let verified = match claim("email_verified")? {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s == "true",
         _ => false,
     };
-    let verified_email = str_member(c, "email").filter(|_| verified).map(str::to_owned);
+    let verified_email = text("email")?.filter(|_| verified).map(str::to_owned);
     Ok(ExternalClaims { sub: sub.to_owned(), verified_email })
 }
 
@@ -514,6 +529,14 @@ mod tests {
         fn token(&self, claims: &serde_json::Value) -> String {
             self.sign(&json!({"alg": "ES256", "typ": "JWT", "kid": self.kid}), claims)
         }
+
+        /// A token signed over the exact header and claims texts given.
+        fn sign_text(&self, header: &str, claims: &str) -> String {
+            use p256::ecdsa::signature::Signer as _;
+            let input = format!("{}.{}", b64url_encode(header.as_bytes()), b64url_encode(claims.as_bytes()));
+            let sig: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
+            format!("{input}.{}", b64url_encode(&sig.to_bytes()))
+        }
     }
 
     const NOW: i64 = 1_800_000_000;
@@ -617,6 +640,22 @@ mod tests {
         assert_eq!(run(&a.token(&big)), Err(ExtError::Malformed));
         for junk in ["", "a.b", "a.b.c.d", "..", "!!.e30.AA"] {
             assert_eq!(run(junk), Err(ExtError::Malformed), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn a_header_member_or_claim_sent_twice_refuses_the_token() {
+        let s = Signer::new("k1");
+        let keys = jwks(&[s.jwk()]);
+        let run = |header: &str, claims: &str| verify(&s.sign_text(header, claims), &keys, &BOTH, &policy(), NOW);
+        let header = r#"{"alg":"ES256","kid":"k1"}"#;
+        let claims = claims_at("user-1").to_string();
+        assert!(run(header, &claims).is_ok());
+        assert_eq!(run(r#"{"alg":"ES256","kid":"k1","alg":"ES256"}"#, &claims), Err(ExtError::Malformed));
+        assert_eq!(run(r#"{"alg":"ES256","kid":"k1","kid":"k2"}"#, &claims), Err(ExtError::Malformed));
+        for twice in [r#""sub":"someone-else""#, r#""iss":"https://evil.example.com""#, r#""exp":1"#] {
+            let doubled = claims.replacen('{', &format!("{{{twice},"), 1);
+            assert_eq!(run(header, &doubled), Err(ExtError::Claims), "{doubled}");
         }
     }
 
