@@ -532,14 +532,20 @@ test("the dashboard in Chromium: one user's journey", { skip, timeout: 240000 },
 
   await step("a late timer (sleeping laptop): the first call after the expiry renews the token first", async () => {
     // Every pending timer of the page is cancelled, the planned refresh included.
-    await page.evaluate(() => {
-      const last = setTimeout(() => {}, 0);
-      for (let id = 0; id <= last; id += 1) clearTimeout(id);
-    });
-    // A refresh already in flight when the timers were cleared may still set a fresh
-    // 3-second cookie: wait for whichever cookie is last to expire.
+    const clearTimers = () =>
+      page.evaluate(() => {
+        const last = setTimeout(() => {}, 0);
+        for (let id = 0; id <= last; id += 1) clearTimeout(id);
+      });
+    await clearTimers();
+    // A refresh already in flight when the timers were cleared still sets a fresh 3-second
+    // cookie and plans the next refresh: the timers are cleared again on every poll, so the
+    // chain stops, and the wait is for whichever cookie is last to expire.
     const deadline = Date.now() + 8000;
-    while ((await credentialCookies(page))["__Host-access"] !== undefined && Date.now() < deadline) await sleep(250);
+    while ((await credentialCookies(page))["__Host-access"] !== undefined && Date.now() < deadline) {
+      await sleep(250);
+      await clearTimers();
+    }
     assert.equal((await credentialCookies(page))["__Host-access"], undefined, "the access cookie has expired");
     w.api.length = 0;
     const listed = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/posts");
