@@ -34,16 +34,25 @@ free_port() {
 secret="$(sed -n 's/^JWT_SECRET="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' .dev.vars)"
 # Contract limits would refuse most benchmark traffic; the counters still run (their cost is
 # part of every request), only the limits are raised.
-LIMITS=(--var RATE_LIMIT_AUTH:1000000 --var RATE_LIMIT_ANON:1000000 --var RATE_LIMIT_USER:1000000)
+LIMITS=(RATE_LIMIT_AUTH:1000000 RATE_LIMIT_ANON:1000000 RATE_LIMIT_USER:1000000)
 
-# start NAME DIR CONFIG ARGS...: wrangler dev in its own process group; sets PORT and GROUP.
+# start NAME DIR CONFIG NAME:value...: the worker served by bench/serve.mjs (wrangler's own
+# dev server with the devtools inspector off, see there) in its own process group; sets
+# PORT and GROUP. BENCH_INSPECTOR=1 serves through `wrangler dev` instead (inspector on), to
+# compare the runners.
 start() {
   local name="$1" dir="$2" config="$3"; shift 3
-  local port inspector; port="$(free_port)"; inspector="$(free_port)"
-  # The devtools inspector listens on a private port nobody connects to.
-  WRANGLER_REGISTRY_PATH="$dir.registry" setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" \
-    --persist-to "$dir" --show-interactive-dev-session=false --log-level error "$@" \
-    >"$RUN_DIR/$name.log" 2>&1 < /dev/null &
+  local port; port="$(free_port)"
+  if [ "${BENCH_INSPECTOR:-0}" = 1 ]; then
+    local vars=() pair
+    for pair in "$@"; do vars+=(--var "$pair"); done
+    WRANGLER_REGISTRY_PATH="$dir.registry" setsid npx wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" \
+      --inspector-port "$(free_port)" --persist-to "$dir" --show-interactive-dev-session=false --log-level error \
+      "${vars[@]}" >"$RUN_DIR/$name.log" 2>&1 < /dev/null &
+  else
+    WRANGLER_REGISTRY_PATH="$dir.registry" setsid node bench/serve.mjs "$config" "$port" "$dir" "$@" \
+      >"$RUN_DIR/$name.log" 2>&1 < /dev/null &
+  fi
   PIDS+=("$!")
   for _ in $(seq 1 120); do
     curl -s -o /dev/null "http://127.0.0.1:$port/health" && { PORT="$port"; GROUP="${PIDS[-1]}"; return 0; }
@@ -63,7 +72,7 @@ PIDS+=("$!")
 for _ in $(seq 1 100); do [ -s "$RUN_DIR/external-tokens.json" ] && break; sleep 0.2; done
 [ -s "$RUN_DIR/external-tokens.json" ] || { echo "[bench] the provider did not start:" >&2; cat "$RUN_DIR/provider.log" >&2; exit 1; }
 export BENCH_EXTERNAL_TOKENS="$RUN_DIR/external-tokens.json"
-EXTERNAL=(--var "EXTERNAL_JWT_ISSUER:http://127.0.0.1:$jwks_port" --var EXTERNAL_JWT_AUDIENCE:secure-api-bench)
+EXTERNAL=("EXTERNAL_JWT_ISSUER:http://127.0.0.1:$jwks_port" EXTERNAL_JWT_AUDIENCE:secure-api-bench)
 
 echo "[bench] seeding secure-api (users, API key, posts, third-party users) through the API"
 npx wrangler d1 migrations apply DB --local --persist-to "$RUN_DIR/ours" >/dev/null 2>&1
@@ -74,8 +83,8 @@ sleep 1
 # The baseline serves a copy of the same D1 state (same database id, same file name).
 mkdir -p "$RUN_DIR/base/v3"
 cp -r "$RUN_DIR/ours/v3/d1" "$RUN_DIR/base/v3/d1"
-start base "$RUN_DIR/base" bench/baseline/wrangler.toml --var "JWT_SECRET:$secret" "${EXTERNAL[@]}" \
-  --var "EXTERNAL_JWKS_URL:http://127.0.0.1:$jwks_port/jwks.json"
+start base "$RUN_DIR/base" bench/baseline/wrangler.toml "JWT_SECRET:$secret" "${EXTERNAL[@]}" \
+  "EXTERNAL_JWKS_URL:http://127.0.0.1:$jwks_port/jwks.json"
 base_port="$PORT"; base_group="$GROUP"
 
 if [ -n "${BENCH_SCENARIOS:-}" ]; then RESULTS_FILE=bench/RESULTS.partial.md; fi

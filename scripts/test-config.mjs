@@ -28,6 +28,12 @@ const RESET_QUEUE = { binding: "RESET_QUEUE", queue: "secure-api-reset" };
 const VARIANTS = {
   // Only [build] dropped.
   "no-build": () => {},
+  // The benchmark's: [assets] dropped too. Cloudflare routes static assets before the worker
+  // runs (not billed as the worker's CPU); locally the asset router runs inside the worker's
+  // workerd process and would count as the worker's. The benchmark requests no asset.
+  bench: (config) => {
+    delete config.assets;
+  },
   // RESET_QUEUE bound.
   queue: (config) => {
     const producers = (config.queues ??= {}).producers ??= [];

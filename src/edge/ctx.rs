@@ -8,7 +8,8 @@ use crate::audit::AuditEvent;
 use crate::config::Settings;
 use std::cell::RefCell;
 use std::rc::Rc;
-use worker::{Context, Env, Headers};
+use crate::web::headers::RequestHead;
+use worker::{Context, Env};
 
 pub struct RequestCtx<'a> {
     pub env: &'a Env,
@@ -23,7 +24,7 @@ pub struct RequestCtx<'a> {
     pub method: String,
     pub path: String,
     pub query: Vec<(String, String)>,
-    headers: Headers,
+    head: Rc<RequestHead>,
     /// A write's body, already checked to be JSON (size, content type and syntax);
     /// `None` when empty.
     pub body: Option<Vec<u8>>,
@@ -40,13 +41,13 @@ pub struct RequestParts {
     pub method: String,
     pub path: String,
     pub query: Vec<(String, String)>,
-    pub headers: Headers,
+    pub head: Rc<RequestHead>,
     pub now: i64,
 }
 
 impl<'a> RequestCtx<'a> {
     pub fn new(env: &'a Env, worker_ctx: &'a Context, db: Db, settings: Rc<Settings>, p: RequestParts) -> Self {
-        let user_agent = p.headers.get("User-Agent").ok().flatten().unwrap_or_default();
+        let user_agent = p.head.get("User-Agent").unwrap_or_default().to_owned();
         RequestCtx {
             env,
             worker_ctx,
@@ -58,15 +59,16 @@ impl<'a> RequestCtx<'a> {
             method: p.method,
             path: p.path,
             query: p.query,
-            headers: p.headers,
+            head: p.head,
             body: None,
             now: p.now,
             audit: RefCell::new(Vec::new()),
         }
     }
 
+    /// A request header (one of `web::headers::READ_HEADERS`).
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
+        self.head.get(name).map(str::to_owned)
     }
 
     /// A D1 session on the primary, for reads that must see the latest write whatever the

@@ -93,11 +93,13 @@ fn lock_answer(s: Option<LockoutState>) -> LockAnswer {
 
 /// The session answer at `now` for session `sid` (counting the request when it is live,
 /// and noting its use when recording it in D1 is due).
-fn session_answer(store: &Store, sid: &str, epoch: i64, now: i64, window: i64) -> ApiResult<SessionAnswer> {
+fn session_answer(store: &Store, sid: &str, now: i64, window: i64) -> ApiResult<SessionAnswer> {
     let over = SessionAnswer { state: SessionState::Over, user_created_at: None, count: None, seq: None, touch: false };
-    Ok(match liveness::check(store.session(sid)?.as_ref(), epoch, now) {
+    let view = store.session_view(sid)?;
+    let (counter, epoch) = view.book;
+    Ok(match liveness::check(view.entry.as_ref(), epoch, now) {
         Liveness::Live { user_created_at } => {
-            let touch = liveness::touch_due(store.touched(sid)?, now);
+            let touch = liveness::touch_due(view.touched, now);
             if touch {
                 store.set_touched(sid, now)?;
             }
@@ -110,7 +112,6 @@ fn session_answer(store: &Store, sid: &str, epoch: i64, now: i64, window: i64) -
         }
         Liveness::Over => over,
         Liveness::Unknown => {
-            let (counter, epoch) = store.book()?;
             let seq = liveness::next_seq(counter);
             store.set_book(seq, epoch)?;
             SessionAnswer { state: SessionState::Unknown, seq: Some(seq), ..over }
@@ -125,10 +126,7 @@ fn apply(store: &Store, op: Op) -> ApiResult<String> {
             let counts = counters.iter().map(|c| store.count(c, window)).collect::<ApiResult<Vec<u32>>>()?;
             json(&Counts { counts })
         }
-        Op::Session { sid, now, window, .. } => {
-            let (_, epoch) = store.book()?;
-            json(&session_answer(store, &sid, epoch, now, window)?)
-        }
+        Op::Session { sid, now, window, .. } => json(&session_answer(store, &sid, now, window)?),
         Op::Open { sid, expires_at, user_created_at, now } => {
             let (counter, epoch) = store.book()?;
             let seq = liveness::next_seq(counter);
@@ -140,8 +138,7 @@ fn apply(store: &Store, op: Op) -> ApiResult<String> {
         }
         Op::Adopt { sid, seq, expires_at, user_created_at, now, window } => {
             store.put_session(&sid, &Entry { seq, expires_at, user_created_at, ended: false }, now)?;
-            let (_, epoch) = store.book()?;
-            json(&session_answer(store, &sid, epoch, now, window)?)
+            json(&session_answer(store, &sid, now, window)?)
         }
         Op::End { sid } => {
             store.end_session(&sid)?;

@@ -19,7 +19,7 @@ mod repo;
 mod scheduled;
 mod throttle;
 
-use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -27,7 +27,9 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+// The runtime's own Request and Response: `worker::Request`'s conversion reads the method,
+// URL, headers and `cf` object up front, each a call into JS the pipeline does not need.
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     Ok(pipeline::handle(req, env, ctx).await)
 }
 

@@ -10,9 +10,10 @@ use super::repo::{audit, Db, Reads};
 use crate::config::Settings;
 use crate::crypto::encoding::json_from_bytes;
 use crate::error::{ApiError, ErrorCode};
+use crate::web::headers::RequestHead;
 use crate::web::{client_ip, cookies, cors, headers, query, routes};
 use serde::Serialize;
-use worker::{Context, Env, Headers, Request, Response};
+use worker::{Context, Env};
 
 fn env_lookup(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string())
@@ -35,35 +36,31 @@ fn settings(env: &Env) -> Result<std::rc::Rc<Settings>, crate::config::ConfigErr
     Ok(parsed)
 }
 
-pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response {
+pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: Context) -> web_sys::Response {
     let request_id = platform::uuid();
-    let method = req.inner().method();
-    let url = req.inner().url();
-    let (path, raw_query) = query::split_url(&url);
+    let head = std::rc::Rc::new(RequestHead::parse(&platform::request_head(&req)));
+    let method = head.method.clone();
+    let (path, raw_query) = query::split_url(&head.url);
     let path = path.to_owned();
-    // References to the request's own Headers object (worker's `Headers::clone` copies).
-    let req_headers = Headers(req.inner().headers());
-    let get = |n: &str| req_headers.get(n).ok().flatten();
-    let origin = get("Origin");
-    let cookie_header = get("Cookie");
+    let origin = head.get("Origin");
+    let cookie_header = head.get("Cookie");
     let settings = settings(&env);
     let trust_xff = settings.as_ref().map(|s| s.trust_forwarded_for).unwrap_or(false);
-    let ip = client_ip::client_ip(get("CF-Connecting-IP").as_deref(), get("X-Forwarded-For").as_deref(), trust_xff);
+    let ip = client_ip::client_ip(head.get("CF-Connecting-IP"), head.get("X-Forwarded-For"), trust_xff);
     let cors_allowed: Vec<String> = settings.as_ref().map(|s| s.cors_origins.clone()).unwrap_or_default();
 
     let outcome: Result<Reply, ApiError> = match settings {
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
         Ok(settings) => {
-            match env.d1("DB").map_err(|e| ApiError::internal(format!("D1 binding DB missing: {e}"))).map(|d1| {
+            match platform::d1(&env).map_err(|e| ApiError::internal(format!("D1 binding DB missing: {e}"))).map(|d1| {
                 // Read-only routes may read a replica, at least as new as the client's bookmark.
                 let reads = match routes::resolve(&method, &path) {
                     Ok(route) if route.policy().replica => Reads::Replica,
                     _ => Reads::Primary,
                 };
-                let cookie = cookie_header.as_deref().unwrap_or_default();
-                let presented =
-                    get("X-D1-Bookmark").or_else(|| cookies::get(cookie, cookies::BOOKMARK_COOKIE).map(str::to_owned));
-                let bookmark = presented.as_deref().and_then(cookies::bookmark);
+                let cookie = cookie_header.unwrap_or_default();
+                let presented = head.get("X-D1-Bookmark").or_else(|| cookies::get(cookie, cookies::BOOKMARK_COOKIE));
+                let bookmark = presented.and_then(cookies::bookmark);
                 Db::open(d1, reads, bookmark)
             }) {
                 Err(e) => Err(e),
@@ -74,13 +71,13 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
                         method: method.clone(),
                         path: path.clone(),
                         query: query::parse(raw_query),
-                        headers: Headers(req.inner().headers()),
+                        head: head.clone(),
                         now: platform::now(),
                     };
                     let mut ctx = RequestCtx::new(&env, &worker_ctx, db, settings, parts);
-                    let mut result = route_and_run(&mut req, &mut ctx, origin.as_deref()).await;
+                    let mut result = route_and_run(&req, &mut ctx, origin).await;
                     if let Some(b) = ctx.db.bookmark() {
-                        with_bookmark(&mut result, &b, cookie_header.as_deref(), ctx.settings.access_ttl);
+                        with_bookmark(&mut result, &b, cookie_header, ctx.settings.access_ttl);
                     }
                     let mut events = ctx.take_audit();
                     events.extend(match &mut result {
@@ -116,7 +113,7 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Response
     };
     let is_preflight = method == "OPTIONS" && status == 204;
     if !is_preflight {
-        extra.extend(cors::response_headers(origin.as_deref(), &cors_allowed));
+        extra.extend(cors::response_headers(origin, &cors_allowed));
     }
     log_line(&request_id, &method, &path, status, &ip, code, cause.as_deref());
     build_response(status, body, &request_id, extra, cookies)
@@ -142,7 +139,7 @@ fn with_bookmark(result: &mut Result<Reply, ApiError>, bookmark: &str, cookie: O
     }
 }
 
-async fn route_and_run(req: &mut Request, ctx: &mut RequestCtx<'_>, origin: Option<&str>) -> Result<Reply, ApiError> {
+async fn route_and_run(req: &web_sys::Request, ctx: &mut RequestCtx<'_>, origin: Option<&str>) -> Result<Reply, ApiError> {
     if ctx.method == "OPTIONS" {
         if !routes::is_known_path(&ctx.path) {
             return Err(ApiError::not_found_path(&ctx.path));
@@ -165,17 +162,14 @@ async fn route_and_run(req: &mut Request, ctx: &mut RequestCtx<'_>, origin: Opti
 /// Reads a write's body: over 64 KiB → 413; non-empty without a JSON content type → 415;
 /// malformed → 400 `invalid_json` (checked without building a tree: handlers parse the
 /// bytes straight into their wire structs). An empty body is `None` (bodyless POSTs are fine).
-async fn read_json_body(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Option<Vec<u8>>, ApiError> {
+async fn read_json_body(req: &web_sys::Request, ctx: &RequestCtx<'_>) -> Result<Option<Vec<u8>>, ApiError> {
     let declared = ctx.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > headers::MAX_BODY_BYTES as u64) {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge));
     }
     let bytes = match declared {
         // The runtime holds a body to its declared length, already checked above.
-        Some(_) => req
-            .bytes()
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e}")))?,
+        Some(_) => read_all(req).await?,
         // No Content-Length (chunked): read at most the limit, never the whole upload.
         None => read_capped(req).await?,
     };
@@ -190,14 +184,22 @@ async fn read_json_body(req: &mut Request, ctx: &RequestCtx<'_>) -> Result<Optio
     Ok(Some(bytes))
 }
 
+fn read_error(e: wasm_bindgen::JsValue) -> ApiError {
+    ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e:?}"))
+}
+
+/// Reads a body whose length was declared (and checked) whole.
+async fn read_all(req: &web_sys::Request) -> Result<Vec<u8>, ApiError> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(req.array_buffer().map_err(read_error)?).await.map_err(read_error)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
 /// Reads a body of unknown length, at most the limit: never the whole of a large upload.
-async fn read_capped(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+async fn read_capped(req: &web_sys::Request) -> Result<Vec<u8>, ApiError> {
     use wasm_bindgen::JsCast;
-    let Some(stream) = req.inner().body() else {
+    let Some(stream) = req.body() else {
         return Ok(Vec::new());
     };
-    let read_error =
-        |e: wasm_bindgen::JsValue| ApiError::new(ErrorCode::InvalidJson).with_cause(format!("body read: {e:?}"));
     let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut body = Vec::new();
     loop {
@@ -223,25 +225,32 @@ fn build_response(
     request_id: &str,
     extra: Vec<(&'static str, String)>,
     cookies: Vec<String>,
-) -> Response {
-    let h = Headers::new();
-    let _ = h.set("X-Request-Id", request_id);
+) -> web_sys::Response {
+    let mut head = String::with_capacity(640);
+    let mut line = |name: &str, value: &str| {
+        // A value a header cannot carry is left out (as `Headers.set` would refuse it).
+        if !value.contains(['\n', '\r', '\0']) {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push('\n');
+        }
+    };
+    line("X-Request-Id", request_id);
     for (name, value) in headers::SECURITY_HEADERS {
-        let _ = h.set(name, value);
+        line(name, value);
     }
     if body.is_some() {
-        let _ = h.set("Content-Type", "application/json; charset=utf-8");
+        line("Content-Type", "application/json; charset=utf-8");
     }
-    for (name, value) in extra {
-        let _ = h.set(name, &value);
+    for (name, value) in &extra {
+        line(name, value);
     }
-    for c in cookies {
-        let _ = h.append("Set-Cookie", &c);
+    for c in &cookies {
+        line("Set-Cookie", c);
     }
-    match body {
-        Some(b) => Response::builder().with_status(status).with_headers(h).fixed(b.into_bytes()),
-        None => Response::builder().with_status(status).with_headers(h).empty(),
-    }
+    head.pop();
+    platform::respond(status, body, &head)
 }
 
 /// The structured log line of a response (fields in the order earlier lines had).

@@ -16,9 +16,64 @@ pub fn random<const N: usize>() -> Result<[u8; N], String> {
     Ok(buf)
 }
 
-/// A random UUID v4 (request ids, row ids).
+/// A random UUID v4 (request ids, row ids): `crypto.randomUUID()`, formatted natively.
 pub fn uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    random_uuid_js()
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/js/edge-glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = randomUuid)]
+    fn random_uuid_js() -> String;
+    #[wasm_bindgen(js_name = requestHead)]
+    fn request_head_js(request: &web_sys::Request, names: &js_sys::Array) -> String;
+    #[wasm_bindgen(js_name = respond)]
+    fn respond_js(status: u16, body: Option<String>, head: &str) -> web_sys::Response;
+    #[wasm_bindgen(catch, js_name = sqlFirst)]
+    fn sql_first_js(sql: &wasm_bindgen::JsValue, query: &str, args: &str) -> Result<String, wasm_bindgen::JsValue>;
+    #[wasm_bindgen(catch, js_name = gateCall)]
+    async fn gate_call_js(
+        namespace: &wasm_bindgen::JsValue,
+        name: &str,
+        body: &str,
+    ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+}
+
+thread_local! {
+    /// The header names of `request_head`, as JS strings made once per isolate.
+    static HEAD_NAMES: js_sys::Array =
+        crate::web::headers::READ_HEADERS.iter().map(|n| wasm_bindgen::JsValue::from_str(n)).collect();
+}
+
+/// The request's method, URL and the values of `web::headers::READ_HEADERS` (in that
+/// order), read in one call into JS (js/edge-glue.js).
+pub fn request_head(request: &web_sys::Request) -> String {
+    HEAD_NAMES.with(|names| request_head_js(request, names))
+}
+
+/// A Response built in one call into JS: `head` holds the headers as `Name: value` lines
+/// (see js/edge-glue.js `respond`).
+pub fn respond(status: u16, body: Option<String>, head: &str) -> web_sys::Response {
+    respond_js(status, body, head)
+}
+
+/// One operation on Durable Object `name` of namespace `binding`, in one call into JS:
+/// the answer's text, `Err` for a missing binding, a failed call or an answer other than 200.
+pub async fn gate_call(env: &worker::Env, binding: &str, name: &str, body: &str) -> Result<String, String> {
+    let namespace = self::binding(env, binding)?;
+    let text = gate_call_js(&namespace, name, body).await.map_err(|e| format!("{e:?}"))?;
+    text.as_string().ok_or_else(|| "answer is not text".to_owned())
+}
+
+/// A Durable Object SQL statement with its bindings as a JSON array: the first row's
+/// values as a JSON array, `"null"` when there is none.
+pub fn sql_first(sql: &wasm_bindgen::JsValue, query: &str, args: &str) -> Result<String, String> {
+    sql_first_js(sql, query, args).map_err(|e| format!("{e:?}"))
+}
+
+/// `env.DB`, without the type check of `Env::d1` (a constructor-name lookup per request).
+pub fn d1(env: &worker::Env) -> Result<worker::D1Database, String> {
+    binding(env, "DB").map(wasm_bindgen::JsCast::unchecked_into)
 }
 
 fn subtle() -> Result<web_sys::SubtleCrypto, String> {
@@ -99,13 +154,6 @@ pub async fn fetch_text(
     let status = js_sys::Reflect::get(&resp, &"status".into()).ok().and_then(|s| s.as_f64()).unwrap_or(0.0);
     let text = invoke_async(&resp, "text", &[]).await?;
     Ok((status as u16, text.as_string().ok_or_else(|| "body is not text".to_owned())?))
-}
-
-/// The stub of Durable Object `name` of namespace `binding` (`env[binding].getByName(name)`).
-pub fn durable_object(env: &worker::Env, binding: &str, name: &str) -> Result<wasm_bindgen::JsValue, String> {
-    let namespace =
-        js_sys::Reflect::get(env.as_ref(), &binding.into()).map_err(|_| format!("binding {binding} missing"))?;
-    invoke(&namespace, "getByName", &[name.into()])
 }
 
 /// The text of a static asset: `env[binding].fetch(url)` then `.text()`.

@@ -10,6 +10,47 @@ include!(concat!(env!("OUT_DIR"), "/security_headers.rs"));
 /// never cached anywhere.
 pub const SECURITY_HEADERS: [(&str, &str); SECURITY_HEADER_COUNT] = SECURITY_HEADER_LIST;
 
+/// The request headers the service reads, fetched from the runtime in one call per request
+/// (`edge::platform::request_head`). A header read by name must be listed here.
+pub const READ_HEADERS: [&str; 11] = [
+    "Origin",
+    "Cookie",
+    "CF-Connecting-IP",
+    "X-Forwarded-For",
+    "X-D1-Bookmark",
+    "User-Agent",
+    "Authorization",
+    "X-API-Key",
+    "Content-Length",
+    "Content-Type",
+    "Sec-Fetch-Site",
+];
+
+/// A request's method, URL and `READ_HEADERS` values, from the one-line-each text of
+/// `edge::platform::request_head` (`"\0"` for an absent header).
+#[derive(Debug, Default)]
+pub struct RequestHead {
+    pub method: String,
+    pub url: String,
+    values: Vec<Option<String>>,
+}
+
+impl RequestHead {
+    pub fn parse(text: &str) -> RequestHead {
+        let mut lines = text.split('\n');
+        let method = lines.next().unwrap_or_default().to_owned();
+        let url = lines.next().unwrap_or_default().to_owned();
+        let values = lines.map(|v| (v != "\0").then(|| v.to_owned())).collect();
+        RequestHead { method, url, values }
+    }
+
+    /// The value of header `name` (any case), which must be one of `READ_HEADERS`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let at = READ_HEADERS.iter().position(|n| n.eq_ignore_ascii_case(name))?;
+        self.values.get(at)?.as_deref()
+    }
+}
+
 /// The largest request body accepted (contract: over 64 KiB is 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -41,6 +82,23 @@ mod tests {
         ] {
             assert!(!is_json_content_type(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn request_head_reads_present_absent_and_empty_headers() {
+        // Origin present, Cookie absent, CF-Connecting-IP empty, the rest absent.
+        let mut text = String::from("POST\nhttps://api.example/api/posts?x=1\nhttps://app.example\n\0\n");
+        for _ in 3..READ_HEADERS.len() {
+            text.push_str("\n\0");
+        }
+        let head = RequestHead::parse(&text);
+        assert_eq!(head.method, "POST");
+        assert_eq!(head.url, "https://api.example/api/posts?x=1");
+        assert_eq!(head.get("origin"), Some("https://app.example"));
+        assert_eq!(head.get("Cookie"), None);
+        assert_eq!(head.get("CF-Connecting-IP"), Some(""));
+        assert_eq!(head.get("Authorization"), None);
+        assert_eq!(head.get("X-Not-Listed"), None);
     }
 
     /// The contract's values, written out here as a check of security-headers.json.

@@ -7,6 +7,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::liveness::Entry;
 use crate::throttle::lockout::LockoutState;
+use crate::edge::platform;
 use worker::{SqlStorage, SqlStorageValue as V};
 
 #[derive(Clone, Copy)]
@@ -32,8 +33,28 @@ const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS touched (sid TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
-fn err(e: worker::Error) -> ApiError {
-    ApiError::unavailable(format!("object storage: {e}"))
+/// Bindings as a JSON array (integers, strings, NULL; the only kinds the store binds).
+fn args_json(args: &[V]) -> String {
+    let mut out = String::from("[");
+    for (i, v) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v {
+            V::Integer(n) => out.push_str(&n.to_string()),
+            V::String(t) => out.push_str(&serde_json::to_string(t).unwrap_or_else(|_| "null".to_owned())),
+            _ => out.push_str("null"),
+        }
+    }
+    out.push(']');
+    out
+}
+
+/// What the object knows of one session (`Store::session_view`).
+pub struct SessionView {
+    pub book: (i64, i64),
+    pub entry: Option<Entry>,
+    pub touched: Option<i64>,
 }
 
 pub struct Store {
@@ -53,7 +74,7 @@ impl Store {
         let bit = 1u8 << (t as u8);
         if self.created.get() & bit == 0 {
             let statement = SCHEMA.get(t as usize).copied().unwrap_or_default();
-            self.sql.exec(statement, None).map_err(err)?;
+            self.run(statement, Vec::new())?;
             self.created.set(self.created.get() | bit);
         }
         Ok(())
@@ -91,28 +112,24 @@ impl Store {
     }
 
     /// The first row of a query whose columns are all integers (or NULL), if any.
+    /// Runs `query` and reads its first row's integer columns (`None`: NULL or another
+    /// type), in one call into JS (`sqlFirst` of js/edge-glue.js) instead of one per
+    /// binding, row and value.
     fn first_row(&self, query: &str, args: Vec<V>) -> ApiResult<Option<Vec<Option<i64>>>> {
-        let row = self.sql.exec(query, args).map_err(err)?.raw().next().transpose().map_err(err)?;
-        Ok(row.map(|values| {
-            values
-                .into_iter()
-                .map(|v| match v {
-                    V::Integer(i) => Some(i),
-                    _ => None,
-                })
-                .collect()
-        }))
+        let text = platform::sql_first(self.sql.as_ref(), query, &args_json(&args))
+            .map_err(|e| ApiError::unavailable(format!("object storage: {e}")))?;
+        let row = crate::json::Json::parse(&text).map_err(|_| ApiError::unavailable("object storage: row"))?;
+        Ok(row.value().and_then(|v| v.as_array()).map(|values| values.iter().map(|v| v.as_i64()).collect()))
     }
 
     fn run(&self, query: &str, args: Vec<V>) -> ApiResult<()> {
-        self.sql.exec(query, args).map(|_| ()).map_err(err)
+        self.first_row(query, args).map(|_| ())
     }
 
     /// Counts one request in `name` for the window starting at `window` (older windows of
     /// that counter are dropped); the count after.
     pub fn count(&self, name: &str, window: i64) -> ApiResult<u32> {
         self.table(Table::Counters)?;
-        self.run("DELETE FROM counters WHERE name = ? AND window_start < ?", vec![name.into(), V::Integer(window)])?;
         let row = self.first_row(
             "INSERT INTO counters (name, window_start, count) VALUES (?, ?, 1) \
              ON CONFLICT (name, window_start) DO UPDATE SET count = count + 1 RETURNING count",
@@ -120,6 +137,11 @@ impl Store {
         )?;
         let count = row.and_then(|r| r.first().copied().flatten());
         let count = count.ok_or_else(|| ApiError::unavailable("counter returned no row"))?;
+        // The first request of a window drops the counter's older windows (one statement
+        // per window, not per request).
+        if count == 1 {
+            self.run("DELETE FROM counters WHERE name = ? AND window_start < ?", vec![name.into(), V::Integer(window)])?;
+        }
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
@@ -142,24 +164,6 @@ impl Store {
         )
     }
 
-    pub fn session(&self, sid: &str) -> ApiResult<Option<Entry>> {
-        self.table(Table::Sessions)?;
-        let row = self.first_row(
-            "SELECT seq, expires_at, user_created_at, ended FROM sessions WHERE sid = ?",
-            vec![sid.into()],
-        )?;
-        Ok(match row.as_deref() {
-            Some([Some(seq), Some(expires_at), Some(user_created_at), Some(ended)]) => Some(Entry {
-                seq: *seq,
-                expires_at: *expires_at,
-                user_created_at: *user_created_at,
-                ended: *ended != 0,
-            }),
-            _ => None,
-        })
-    }
-
-    /// Stores a session (a session id seen again keeps its first entry).
     pub fn put_session(&self, sid: &str, e: &Entry, now: i64) -> ApiResult<()> {
         self.table(Table::Sessions)?;
         // Expired sessions are pruned as new ones arrive.
@@ -189,11 +193,26 @@ impl Store {
         )
     }
 
-    /// When a session's use was last recorded in D1.
-    pub fn touched(&self, sid: &str) -> ApiResult<Option<i64>> {
+    /// In one statement: the book `(counter, epoch)` (`book`), session `sid` (`session`)
+    /// and when its use was last recorded in D1 (`touched`).
+    pub fn session_view(&self, sid: &str) -> ApiResult<SessionView> {
+        self.table(Table::Book)?;
+        self.table(Table::Sessions)?;
         self.table(Table::Touched)?;
-        let row = self.first_row("SELECT at FROM touched WHERE sid = ?", vec![sid.into()])?;
-        Ok(row.and_then(|r| r.first().copied().flatten()))
+        let row = self.first_row(
+            "SELECT b.counter, b.epoch, s.seq, s.expires_at, s.user_created_at, s.ended, t.at \
+             FROM (SELECT 0 AS id) AS o LEFT JOIN book AS b ON b.id = o.id \
+             LEFT JOIN sessions AS s ON s.sid = ? LEFT JOIN touched AS t ON t.sid = ?",
+            vec![sid.into(), sid.into()],
+        )?;
+        let at = |i: usize| row.as_ref().and_then(|r| r.get(i).copied().flatten());
+        let entry = match (at(2), at(3), at(4), at(5)) {
+            (Some(seq), Some(expires_at), Some(user_created_at), Some(ended)) => {
+                Some(Entry { seq, expires_at, user_created_at, ended: ended != 0 })
+            }
+            _ => None,
+        };
+        Ok(SessionView { book: (at(0).unwrap_or(0), at(1).unwrap_or(0)), entry, touched: at(6) })
     }
 
     pub fn set_touched(&self, sid: &str, at: i64) -> ApiResult<()> {

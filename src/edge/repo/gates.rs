@@ -18,12 +18,7 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
 
 async fn call<T: Answer>(env: &Env, name: &str, op: &Op) -> ApiResult<T> {
     let body = serde_json::to_string(op).map_err(|e| unavailable("encode", e))?;
-    let stub = platform::durable_object(env, BINDING, name).map_err(|e| unavailable("binding", e))?;
-    let (status, text) =
-        platform::fetch_text(&stub, "https://gate/", Some(&body)).await.map_err(|e| unavailable("fetch", e))?;
-    if status != 200 {
-        return Err(unavailable("answer", format!("{status} {text}")));
-    }
+    let text = platform::gate_call(env, BINDING, name, &body).await.map_err(|e| unavailable("call", e))?;
     T::parse(&text).map_err(|e| unavailable("decode", e))
 }
 
