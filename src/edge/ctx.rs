@@ -6,9 +6,9 @@
 use super::repo::Db;
 use crate::audit::AuditEvent;
 use crate::config::Settings;
+use crate::web::headers::RequestHead;
 use std::cell::RefCell;
 use std::rc::Rc;
-use crate::web::headers::RequestHead;
 use worker::{Context, Env};
 
 pub struct RequestCtx<'a> {

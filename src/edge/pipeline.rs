@@ -139,7 +139,11 @@ fn with_bookmark(result: &mut Result<Reply, ApiError>, bookmark: &str, cookie: O
     }
 }
 
-async fn route_and_run(req: &web_sys::Request, ctx: &mut RequestCtx<'_>, origin: Option<&str>) -> Result<Reply, ApiError> {
+async fn route_and_run(
+    req: &web_sys::Request,
+    ctx: &mut RequestCtx<'_>,
+    origin: Option<&str>,
+) -> Result<Reply, ApiError> {
     if ctx.method == "OPTIONS" {
         if !routes::is_known_path(&ctx.path) {
             return Err(ApiError::not_found_path(&ctx.path));
@@ -190,7 +194,8 @@ fn read_error(e: wasm_bindgen::JsValue) -> ApiError {
 
 /// Reads a body whose length was declared (and checked) whole.
 async fn read_all(req: &web_sys::Request) -> Result<Vec<u8>, ApiError> {
-    let buffer = wasm_bindgen_futures::JsFuture::from(req.array_buffer().map_err(read_error)?).await.map_err(read_error)?;
+    let buffer =
+        wasm_bindgen_futures::JsFuture::from(req.array_buffer().map_err(read_error)?).await.map_err(read_error)?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 

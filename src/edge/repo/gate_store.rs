@@ -4,10 +4,10 @@
 //! counts, `sessions` and `book` user objects, `lockout` lockout objects (a fresh per-IP
 //! object pays one `CREATE TABLE`, not four).
 
+use crate::edge::platform;
 use crate::error::{ApiError, ApiResult};
 use crate::liveness::Entry;
 use crate::throttle::lockout::LockoutState;
-use crate::edge::platform;
 use worker::{SqlStorage, SqlStorageValue as V};
 
 #[derive(Clone, Copy)]
@@ -140,7 +140,10 @@ impl Store {
         // The first request of a window drops the counter's older windows (one statement
         // per window, not per request).
         if count == 1 {
-            self.run("DELETE FROM counters WHERE name = ? AND window_start < ?", vec![name.into(), V::Integer(window)])?;
+            self.run(
+                "DELETE FROM counters WHERE name = ? AND window_start < ?",
+                vec![name.into(), V::Integer(window)],
+            )?;
         }
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
