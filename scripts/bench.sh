@@ -24,9 +24,10 @@ cleanup() {
 trap cleanup EXIT
 
 # Serve the build made above from a config without `[build]` (no file watcher, so no
-# rebuild-and-reload in the middle of a measurement).
+# rebuild-and-reload in the middle of a measurement) and without `[assets]` (see the
+# `bench` variant of scripts/test-config.mjs).
 BENCH_CONFIG=".wrangler-bench.json"
-node scripts/test-config.mjs wrangler no-build "$BENCH_CONFIG"
+node scripts/test-config.mjs wrangler bench "$BENCH_CONFIG"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -60,8 +61,14 @@ start() {
   done
   echo "[bench] $name did not start:" >&2; tail -30 "$RUN_DIR/$name.log" >&2; exit 1
 }
+# The workerd process that runs the worker (and its Durable Objects, D1 and the other local
+# bindings); wrangler's dev proxy, which every request also crosses, runs in a second one,
+# listening on the public port, and is not counted (production has no such hop).
 workerd_pids() {
-  pgrep -g "$1" -x workerd | paste -sd, -
+  local pid
+  for pid in $(pgrep -g "$1" -x workerd); do
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "--socket-addr=entry=127.0.0.1:$2 " || echo "$pid"
+  done | paste -sd, -
 }
 
 # The third-party identity provider of the `me (third-party RS256)` scenario (bench/loadgen.rs
@@ -90,8 +97,8 @@ base_port="$PORT"; base_group="$GROUP"
 if [ -n "${BENCH_SCENARIOS:-}" ]; then RESULTS_FILE=bench/RESULTS.partial.md; fi
 raw=$(stat -c %s build/index_bg.wasm); gz=$(gzip -9 -c build/index_bg.wasm | wc -c)
 echo "[bench] measuring (alternating secure-api and baseline, concurrency 1 and 8)"
-"$LOADGEN" run "http://127.0.0.1:$ours_port" "$(workerd_pids "$ours_group")" \
-  "http://127.0.0.1:$base_port" "$(workerd_pids "$base_group")" \
+"$LOADGEN" run "http://127.0.0.1:$ours_port" "$(workerd_pids "$ours_group" "$ours_port")" \
+  "http://127.0.0.1:$base_port" "$(workerd_pids "$base_group" "$base_port")" \
   "$RUN_DIR/seed.json" "$RUN_DIR/table.md" "$raw" "$gz" "$RUN_DIR/ours"
 
 {
@@ -110,6 +117,12 @@ echo "[bench] measuring (alternating secure-api and baseline, concurrency 1 and 
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "- versions: $(rustc --version), wrangler $(npx wrangler --version 2>/dev/null | tail -1), $(node_modules/.bin/workerd --version 2>/dev/null), node $(node --version)"
   echo "- command: \`npm run bench\`"
+  if [ "${BENCH_INSPECTOR:-0}" = 1 ]; then
+    echo "- runner: \`wrangler dev\` (devtools inspector on), both with the same flags"
+  else
+    echo "- runner: wrangler's dev server through \`unstable_startWorker\` with the devtools inspector off (bench/serve.mjs), both alike; secure-api without \`[assets]\`"
+  fi
+  echo "- CPU counted: the workerd process that runs the worker, its Durable Objects and local D1 (not wrangler's dev proxy process)"
   echo
   cat "$RUN_DIR/table.md"
 } > "${RESULTS_FILE:=bench/RESULTS.md}"

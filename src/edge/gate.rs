@@ -28,19 +28,10 @@ impl DurableObject for Gate {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let text = req.text().await?;
-        let answer = match Op::parse(&text) {
-            Ok(op) => {
-                // An operation that keeps nothing still gets the object deleted a minute
-                // later if nothing else keeps it (a lockout check of an unknown email).
-                let keep = op.keep_until().unwrap_or_else(|| now() + IDLE_SECS);
-                let answer = apply(&self.store, op);
-                match self.store.extend_keep(keep) {
-                    Ok(true) => self.schedule(keep).await.map(|_| answer).unwrap_or_else(Err),
-                    Ok(false) => answer,
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(ApiError::internal(format!("gate op: {e}"))),
+        let (answer, alarm) = self.run(&text);
+        let answer = match alarm {
+            Some(until) => self.schedule(until).await.and(answer),
+            None => answer,
         };
         match answer {
             Ok(body) => Response::ok(body),
@@ -70,10 +61,50 @@ fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
+/// The object's requests as js/entry.mjs delivers them: the operation's text in, the answer
+/// out, in one call (no Request/Response conversion or async executor in the wasm); the
+/// entry sets the alarm and builds the Response.
+#[wasm_bindgen::prelude::wasm_bindgen]
 impl Gate {
+    /// `"<alarm>\n<answer>"`: the instant (unix ms) to set the object's alarm to before
+    /// answering, `0` for none, and the answer JSON; `"!\n<cause>"` when the operation failed
+    /// (the entry answers 503).
+    #[wasm_bindgen(js_name = apply)]
+    pub fn apply_text(&self, text: &str) -> String {
+        match self.run(text) {
+            (Ok(body), alarm) => format!("{}\n{body}", alarm.map_or(0, alarm_ms)),
+            (Err(e), _) => format!("!\n{}", e.cause.unwrap_or_default()),
+        }
+    }
+}
+
+/// The alarm instant for keep-until `until` (unix seconds): a second of slack, in ms.
+fn alarm_ms(until: i64) -> i64 {
+    until.saturating_add(1).saturating_mul(1000)
+}
+
+impl Gate {
+    /// One operation from its JSON text: the answer, and the keep-until instant (unix
+    /// seconds) to set the alarm for first when it moved.
+    fn run(&self, text: &str) -> (ApiResult<String>, Option<i64>) {
+        let op = match Op::parse(text) {
+            Ok(op) => op,
+            Err(e) => return (Err(ApiError::internal(format!("gate op: {e}"))), None),
+        };
+        // An operation that keeps nothing still gets the object deleted a minute later if
+        // nothing else keeps it (a lockout check of an unknown email).
+        let keep = op.keep_until().unwrap_or_else(|| now() + IDLE_SECS);
+        let answer = apply(&self.store, op);
+        match self.store.extend_keep(keep) {
+            Ok(true) => (answer, Some(keep)),
+            Ok(false) => (answer, None),
+            Err(e) => (Err(e), None),
+        }
+    }
+
     /// Sets the alarm at `until` (unix seconds), plus a second of slack.
     async fn schedule(&self, until: i64) -> ApiResult<()> {
-        let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64((until.saturating_add(1) as f64) * 1000.0));
+        let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(alarm_ms(until) as f64));
         self.state
             .storage()
             .set_alarm(worker::ScheduledTime::new(at))

@@ -9,8 +9,11 @@ import SECURITY_HEADERS from "../../src/web/security-headers.json" with { type: 
 
 register("./hooks.mjs", import.meta.url);
 const { default: Entry } = await import("../../js/entry.mjs");
+const { default: Stub } = await import("./stub-rust-worker.mjs");
 
-const call = (mode) => new Entry({}, { MODE: mode }).fetch(new Request("https://api.example/api/posts?x=1"));
+// The generated shim's state object (see js/entry.mjs).
+globalThis.__worker_init_state = { criticalError: false, instanceId: 0 };
+const call = (mode) => Entry.fetch(new Request("https://api.example/api/posts?x=1"), { MODE: mode }, {});
 
 for (const mode of ["panic", "throw"]) {
   test(`an uncaught ${mode} becomes a JSON 500 with security headers`, async () => {
@@ -35,5 +38,18 @@ test("normal answers and scheduled events pass through unchanged", async () => {
   const res = await call("ok");
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { status: "ok" });
-  assert.equal(await new Entry({}, {}).scheduled({ cron: "17 * * * *" }), "ran");
+  assert.equal(await Entry.scheduled({ cron: "17 * * * *" }, {}, {}), "ran");
+});
+
+test("after a panic the next request goes through the shim's constructor (which re-creates the wasm instance)", async () => {
+  globalThis.__worker_init_state.criticalError = false;
+  const before = Stub.constructed;
+  assert.equal((await call("ok")).status, 200);
+  assert.equal(Stub.constructed, before, "no construction on the normal path");
+  assert.equal((await call("throw")).status, 500);
+  assert.equal(globalThis.__worker_init_state.criticalError, false, "a JS exception is not an abort");
+  assert.equal((await call("panic")).status, 500);
+  assert.equal(globalThis.__worker_init_state.criticalError, true);
+  assert.equal((await call("ok")).status, 200);
+  assert.equal(Stub.constructed, before + 1);
 });

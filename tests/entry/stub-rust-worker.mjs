@@ -1,7 +1,10 @@
 // Stands in for build/index.js: behaves as the test asks through env.MODE.
-export default class {
+export default class Stub {
+  // How many times the shim's constructor ran (the entry only constructs to recover).
+  static constructed = 0;
   constructor(ctx, env) {
     this.env = env;
+    Stub.constructed++;
   }
   async fetch(request) {
     if (this.env.MODE === "panic") {
