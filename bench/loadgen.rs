@@ -36,7 +36,13 @@ fn next_ip() -> String {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    // A request that gets no answer within 20 s counts as failed (status 0) instead of
+    // stalling the run.
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
 }
 
 struct Answer {

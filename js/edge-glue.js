@@ -54,3 +54,13 @@ export function sqlFirst(sql, query, args) {
   const next = sql.exec(query, ...JSON.parse(args)).raw().next();
   return next.done ? "null" : JSON.stringify(next.value);
 }
+
+// D1 statements on `session` (a D1 database session), given as a JSON array of
+// `[sql, ...bindings]`: one runs alone (`all`), several as one atomic `batch`. Resolves to
+// a JSON array with `[changes, rows]` per statement: the statements' rows cross into the
+// wasm as one string.
+export async function d1(session, statements) {
+  const prepared = JSON.parse(statements).map(([sql, ...args]) => session.prepare(sql).bind(...args));
+  const answers = prepared.length === 1 ? [await prepared[0].all()] : await session.batch(prepared);
+  return JSON.stringify(answers.map((a) => [a.meta?.changes ?? 0, a.results ?? []]));
+}

@@ -31,6 +31,11 @@ extern "C" {
     fn respond_js(status: u16, body: Option<String>, head: &str) -> web_sys::Response;
     #[wasm_bindgen(catch, js_name = sqlFirst)]
     fn sql_first_js(sql: &wasm_bindgen::JsValue, query: &str, args: &str) -> Result<String, wasm_bindgen::JsValue>;
+    #[wasm_bindgen(catch, js_name = d1)]
+    async fn d1_js(
+        session: &wasm_bindgen::JsValue,
+        statements: &str,
+    ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
     #[wasm_bindgen(catch, js_name = gateCall)]
     async fn gate_call_js(
         namespace: &wasm_bindgen::JsValue,
@@ -69,6 +74,14 @@ pub async fn gate_call(env: &worker::Env, binding: &str, name: &str, body: &str)
 /// values as a JSON array, `"null"` when there is none.
 pub fn sql_first(sql: &wasm_bindgen::JsValue, query: &str, args: &str) -> Result<String, String> {
     sql_first_js(sql, query, args).map_err(|e| format!("{e:?}"))
+}
+
+/// D1 statements (a JSON array of `[sql, ...bindings]`) on a D1 session, alone or as one
+/// batch, in one call into JS: a JSON array of `[changes, rows]` per statement; `Err` is
+/// D1's error as it threw it.
+pub async fn d1_run(session: &wasm_bindgen::JsValue, statements: &str) -> Result<String, wasm_bindgen::JsValue> {
+    let answer = d1_js(session, statements).await?;
+    answer.as_string().ok_or_else(|| wasm_bindgen::JsValue::from_str("D1 answer is not text"))
 }
 
 /// `env.DB`, without the type check of `Env::d1` (a constructor-name lookup per request).

@@ -2,12 +2,12 @@
 //! authentication read, listings, creation under the per-user cap, revocation, and the
 //! `last_used_at` touch.
 
+use super::Stmt;
 use super::{from_row, page, Arg, Db};
 use crate::decide::password::RevokedKey;
 use crate::domain::ids::{ApiKeyId, UserId};
 use crate::domain::role::Role;
 use crate::error::ApiResult;
-use worker::D1PreparedStatement;
 
 /// A key with its owner, as the authentication of an `X-API-Key` request reads it.
 pub struct KeyOwner {
@@ -137,7 +137,7 @@ pub async fn revoke(db: &Db, id: &ApiKeyId, now: i64) -> ApiResult<()> {
 
 /// Revokes every live key of a user inside a caller's batch, returning `id, key_prefix`
 /// of each (binds ?1 now, ?2 user id).
-pub(super) fn revoke_all_stmt(db: &Db, user: &UserId, now: i64) -> ApiResult<D1PreparedStatement> {
+pub(super) fn revoke_all_stmt(db: &Db, user: &UserId, now: i64) -> ApiResult<Stmt> {
     let sql = "UPDATE api_keys SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL RETURNING id, key_prefix";
     db.stmt(sql, &[Arg::Int(now), Arg::Text(user.as_str())])
 }

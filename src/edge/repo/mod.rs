@@ -25,9 +25,8 @@ use crate::domain::ids::{ApiKeyId, PostId, SessionId, UserId};
 use crate::domain::role::Role;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use serde_json::{Map, Value};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1DatabaseSession, D1PreparedStatement};
+use worker::{D1Database, D1DatabaseSession};
 
 /// A bind argument. Integers are sent as JS numbers (exact up to 2^53), never BigInt.
 #[derive(Debug, Clone, Copy)]
@@ -73,12 +72,12 @@ impl From<Option<i64>> for Arg<'_> {
     }
 }
 
-fn js(arg: &Arg<'_>) -> JsValue {
-    match arg {
-        Arg::Text(s) => JsValue::from_str(s),
-        Arg::Int(i) => JsValue::from_f64(*i as f64),
-        Arg::Null => JsValue::NULL,
-    }
+/// A statement and its bindings, as the JSON array `[sql, ...bindings]` that
+/// `platform::d1` sends to D1 (see js/edge-glue.js `d1`).
+pub(in crate::edge::repo) struct Stmt(String);
+
+fn json_string(out: &mut String, text: &str) {
+    out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "null".to_owned()));
 }
 
 /// Maps a D1 error: UNIQUE → 409, anything else → 503. The cause is kept for the log.
@@ -158,9 +157,20 @@ impl Db {
     }
 
     /// A prepared statement with its arguments bound (?1, ?2, ...).
-    pub(in crate::edge::repo) fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<D1PreparedStatement> {
-        let values: Vec<JsValue> = args.iter().map(js).collect();
-        self.session()?.prepare(sql).bind(&values).map_err(storage_error)
+    pub(in crate::edge::repo) fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Stmt> {
+        let mut out = String::with_capacity(sql.len() + 24 * args.len() + 8);
+        out.push('[');
+        json_string(&mut out, sql);
+        for arg in args {
+            out.push(',');
+            match arg {
+                Arg::Text(t) => json_string(&mut out, t),
+                Arg::Int(i) => out.push_str(&i.to_string()),
+                Arg::Null => out.push_str("null"),
+            }
+        }
+        out.push(']');
+        Ok(Stmt(out))
     }
 
     pub(in crate::edge::repo) async fn first<T: FromRow>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Option<T>> {
@@ -169,8 +179,8 @@ impl Db {
     }
 
     /// Runs one statement: its rows and changes.
-    async fn query(&self, statement: D1PreparedStatement) -> ApiResult<Res> {
-        Ok(Res::of(&settle(statement.inner().all().map_err(js_error)?).await?))
+    async fn query(&self, statement: Stmt) -> ApiResult<Res> {
+        self.exec(&[statement]).await?.pop().ok_or_else(|| ApiError::unavailable("D1: no answer"))
     }
 
     pub(in crate::edge::repo) async fn all<T: FromRow>(&self, sql: &str, args: &[Arg<'_>]) -> ApiResult<Vec<T>> {
@@ -183,16 +193,37 @@ impl Db {
     }
 
     /// Runs statements atomically (one implicit transaction): all or nothing.
-    pub(in crate::edge::repo) async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<Res>> {
+    pub(in crate::edge::repo) async fn batch(&self, statements: Vec<Stmt>) -> ApiResult<Vec<Res>> {
+        self.exec(&statements).await
+    }
+
+    /// Statements through one call into JS (`platform::d1`): alone, or as one batch.
+    async fn exec(&self, statements: &[Stmt]) -> ApiResult<Vec<Res>> {
+        let mut text = String::from("[");
+        for (i, s) in statements.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&s.0);
+        }
+        text.push(']');
         let session: &JsValue = self.session()?.as_ref();
-        let list: js_sys::Array = statements.iter().map(|s| JsValue::from(s.inner())).collect();
-        let batch: js_sys::Function = js_sys::Reflect::get(session, &JsValue::from_str("batch"))
-            .map_err(js_error)?
-            .dyn_into()
-            .map_err(js_error)?;
-        let promise: js_sys::Promise = batch.call1(session, &list).map_err(js_error)?.dyn_into().map_err(js_error)?;
-        let answers: js_sys::Array = settle(promise).await?.dyn_into().map_err(js_error)?;
-        Ok(answers.iter().map(|a| Res::of(&a)).collect())
+        let answer = crate::edge::platform::d1_run(session, &text).await.map_err(js_error)?;
+        let answers = match serde_json::from_str::<Value>(&answer) {
+            Ok(Value::Array(answers)) => answers,
+            _ => return Err(ApiError::unavailable("D1 decode: answers are not an array")),
+        };
+        answers
+            .into_iter()
+            .map(|a| match a {
+                Value::Array(mut pair) if pair.len() == 2 => {
+                    let rows = pair.pop().unwrap_or(Value::Null);
+                    let changes = pair.pop().and_then(|c| c.as_u64()).unwrap_or(0);
+                    Ok(Res { rows, changes: usize::try_from(changes).unwrap_or(usize::MAX) })
+                }
+                _ => Err(ApiError::unavailable("D1 decode: an answer is not [changes, rows]")),
+            })
+            .collect()
     }
 }
 
@@ -310,18 +341,11 @@ pub(in crate::edge::repo) async fn page<T: FromRow>(
 
 /// Rows of a result.
 pub(in crate::edge::repo) fn rows<T: FromRow>(res: &Res) -> ApiResult<Vec<T>> {
-    if res.rows.is_undefined() || res.rows.is_null() {
-        return Ok(Vec::new());
+    match &res.rows {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(values) => values.iter().map(decode).collect(),
+        _ => Err(ApiError::unavailable("D1 decode: rows are not an array")),
     }
-    let text: String = js_sys::JSON::stringify(&res.rows).map_err(js_error)?.into();
-    // Parsed as one `Value` (a typed `Vec` read would build serde's `invalid type` errors
-    // and a visitor per type into the wasm: see `crate::json`).
-    let values = match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Array(values)) => values,
-        Ok(_) => return Err(ApiError::unavailable("D1 decode: rows are not an array".to_owned())),
-        Err(e) => return Err(ApiError::unavailable(format!("D1 decode: {e}"))),
-    };
-    values.iter().map(decode).collect()
 }
 
 /// The first row of statement `i` of a batch, if any.
@@ -343,22 +367,10 @@ pub(in crate::edge::repo) fn changes(res: &Res) -> usize {
 /// `JSON.stringify` into `serde_json::Value`s: one crossing instead of one per field) and
 /// the number of rows it changed.
 pub(in crate::edge::repo) struct Res {
-    rows: JsValue,
+    rows: Value,
     changes: usize,
-}
-
-impl Res {
-    fn of(answer: &JsValue) -> Res {
-        let get = |v: &JsValue, k: &str| js_sys::Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
-        let changes = get(&get(answer, "meta"), "changes").as_f64().map_or(0, |c| c as usize);
-        Res { rows: get(answer, "results"), changes }
-    }
 }
 
 fn js_error(e: JsValue) -> ApiError {
     storage_error(worker::Error::from(e))
-}
-
-async fn settle(promise: js_sys::Promise) -> ApiResult<JsValue> {
-    wasm_bindgen_futures::JsFuture::from(promise).await.map_err(js_error)
 }

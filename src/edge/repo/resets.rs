@@ -2,16 +2,16 @@
 //! batch and the single-use confirm batch.
 
 use super::sessions::{end_sql, EndReason};
+use super::Stmt;
 use super::{changes, from_row, row, rows_of, Arg, Db};
 use crate::decide::password::RevokedKey;
 use crate::decide::reset::StoredReset;
 use crate::domain::email::Email;
 use crate::domain::ids::UserId;
 use crate::error::ApiResult;
-use worker::D1PreparedStatement;
 
 /// Supersedes every open reset token of a user inside a caller's batch (binds ?1 now, ?2 user).
-pub(super) fn supersede_all_stmt(db: &Db, user: &UserId, now: i64) -> ApiResult<D1PreparedStatement> {
+pub(super) fn supersede_all_stmt(db: &Db, user: &UserId, now: i64) -> ApiResult<Stmt> {
     db.stmt(
         "UPDATE password_resets SET superseded_at = ?1 WHERE user_id = ?2 AND used_at IS NULL AND superseded_at IS NULL",
         &[Arg::Int(now), Arg::Text(user.as_str())],

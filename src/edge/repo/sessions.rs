@@ -4,13 +4,13 @@
 //! the liveness every access-token request asks is kept by the user's Durable Object
 //! (`repo::gates`), told first whenever sessions end.
 
+use super::Stmt;
 use super::{changes, from_row, row, Arg, Db, Exists};
 use crate::decide::logout::Scope;
 use crate::decide::refresh::Presented;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::role::Role;
 use crate::error::ApiResult;
-use worker::D1PreparedStatement;
 
 /// Why sessions were ended (`refresh_families.revoke_reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub struct NewSession<'a> {
 }
 
 /// The statements that open a session (inside the caller's batch: `users::logged_in`).
-pub(super) fn open_stmts(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<[D1PreparedStatement; 2]> {
+pub(super) fn open_stmts(db: &Db, s: &NewSession<'_>, now: i64) -> ApiResult<[Stmt; 2]> {
     let (sid, uid) = (Arg::Text(s.id.as_str()), Arg::Text(s.user.as_str()));
     Ok([
         db.stmt(
@@ -230,7 +230,7 @@ pub async fn end_family(db: &Db, id: &SessionId, reason: EndReason, now: i64) ->
 }
 
 /// Ends every session of `?2` (binds ?1 now, ?2 user id) inside a caller's batch.
-pub(super) fn end_all_stmt(db: &Db, user: &UserId, reason: EndReason, now: i64) -> ApiResult<D1PreparedStatement> {
+pub(super) fn end_all_stmt(db: &Db, user: &UserId, reason: EndReason, now: i64) -> ApiResult<Stmt> {
     db.stmt(&end_sql("?1", reason, "user_id = ?2"), &[Arg::Int(now), Arg::Text(user.as_str())])
 }
 

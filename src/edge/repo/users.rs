@@ -2,6 +2,7 @@
 //! admin listing and update.
 
 use super::sessions::{end_all_stmt, end_sql, open_stmts, EndReason, NewSession};
+use super::Stmt;
 use super::{changes, from_row, page, row, rows_of, Arg, Db};
 use crate::decide::admin::UpdatePlan;
 use crate::decide::login::Account;
@@ -11,7 +12,6 @@ use crate::domain::ids::UserId;
 use crate::domain::role::Role;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use serde::Serialize;
-use worker::D1PreparedStatement;
 
 /// A user as the admin endpoints show it.
 #[derive(Serialize)]
@@ -87,7 +87,7 @@ pub async fn logged_in(db: &Db, session: &NewSession<'_>, rehash: Option<&str>, 
 }
 
 /// Sets a new password hash (inside a caller's batch).
-fn set_password_stmt(db: &Db, id: &UserId, hash: &str, now: i64) -> ApiResult<D1PreparedStatement> {
+fn set_password_stmt(db: &Db, id: &UserId, hash: &str, now: i64) -> ApiResult<Stmt> {
     db.stmt(
         "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
         &[Arg::Text(hash), Arg::Int(now), Arg::Text(id.as_str())],
