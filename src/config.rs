@@ -49,6 +49,9 @@ pub struct Settings {
     pub lockout_seconds: i64,
     pub password_reset_ttl: i64,
     pub trust_forwarded_for: bool,
+    /// `LOG_REQUESTS=all`: a structured log line for every answer; `errors` (the default):
+    /// for 4xx and 5xx answers only.
+    pub log_all_requests: bool,
     pub rate_limit_auth: u32,
     pub rate_limit_anon: u32,
     pub rate_limit_user: u32,
@@ -231,6 +234,11 @@ impl Settings {
             Some(p) => Some(JwtKey::new(p.as_bytes())),
         };
         let trust_forwarded_for = boolean(get, "TRUST_FORWARDED_FOR", false)?;
+        let log_all_requests = match text(get, "LOG_REQUESTS", "errors").to_ascii_lowercase().as_str() {
+            "errors" => false,
+            "all" => true,
+            _ => return Err(ConfigError::Invalid { name: "LOG_REQUESTS", reason: "must be errors or all".into() }),
+        };
         let bind_ip = text(get, "SESSION_BIND_IP", "false");
         let bind_ip = IpBinding::parse(&bind_ip).ok_or_else(|| ConfigError::Invalid {
             name: "SESSION_BIND_IP",
@@ -259,6 +267,7 @@ impl Settings {
             lockout_seconds: int(get, "LOCKOUT_SECONDS", 900, 1, 30 * day)?,
             password_reset_ttl: int(get, "PASSWORD_RESET_TTL_SECONDS", 1800, 1, day)?,
             trust_forwarded_for,
+            log_all_requests,
             rate_limit_auth: int(get, "RATE_LIMIT_AUTH", 5, 1, 1_000_000)?,
             rate_limit_anon: int(get, "RATE_LIMIT_ANON", 60, 1, 1_000_000)?,
             rate_limit_user: int(get, "RATE_LIMIT_USER", 1000, 1, 1_000_000)?,
@@ -319,6 +328,7 @@ mod tests {
         assert_eq!(s.lockout_seconds, 900);
         assert_eq!(s.password_reset_ttl, 1800);
         assert!(!s.trust_forwarded_for);
+        assert!(!s.log_all_requests, "only 4xx/5xx answers are logged by default");
         assert_eq!(s.jwt_issuer, "secure-api");
         assert_eq!(s.pbkdf2_iterations, 100_000);
         assert_eq!((s.rate_limit_auth, s.rate_limit_anon, s.rate_limit_user), (5, 60, 1000));
@@ -348,11 +358,13 @@ mod tests {
             ("CORS_ORIGINS", " https://a.example/ , https://b.example,, "),
             ("LOCKOUT_THRESHOLD", "3"),
             ("TRUST_FORWARDED_FOR", "TRUE"),
+            ("LOG_REQUESTS", "All"),
         ]))
         .unwrap();
         assert_eq!(s.cors_origins, vec!["https://a.example", "https://b.example"]);
         assert_eq!(s.lockout_threshold, 3);
         assert!(s.trust_forwarded_for);
+        assert!(s.log_all_requests);
         assert_eq!(s.verify_keys().len(), 2);
         let too_many = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), ("PBKDF2_ITERATIONS", "100001")]));
         assert!(matches!(too_many, Err(ConfigError::Invalid { name: "PBKDF2_ITERATIONS", .. })));
@@ -365,7 +377,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(bound.binding, BindingPolicy { user_agent: false, ip: IpBinding::Exact });
-        for (name, value) in [("SESSION_BIND_IP", "true"), ("SESSION_BIND_USER_AGENT", "sometimes")] {
+        for (name, value) in
+            [("SESSION_BIND_IP", "true"), ("SESSION_BIND_USER_AGENT", "sometimes"), ("LOG_REQUESTS", "info")]
+        {
             let bad = Settings::from_lookup(&lookup(&[("JWT_SECRET", GOOD), (name, value)]));
             assert!(matches!(bad, Err(ConfigError::Invalid { name: n, .. }) if n == name), "{name}={value}");
         }

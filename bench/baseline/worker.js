@@ -45,7 +45,9 @@ const sessionCookies = (access, refresh, bookmark) => [
 ];
 const limited = (limit, count) => ({ "X-RateLimit-Limit": String(limit), "X-RateLimit-Remaining": String(Math.max(0, limit - count)) });
 const now = () => Math.floor(Date.now() / 1000);
-const windowStart = (t) => t - (t % 60);
+// The rate-limit window, as secure-api's RATE_LIMIT_PERIOD_SECONDS (set per request from env).
+let PERIOD = 60;
+const windowStart = (t) => t - (t % PERIOD);
 
 // The per-key Durable Object: exact counters, the user's sessions, the account lockout
 // (the same SQLite work as secure-api's `Gate`, in the same JSON-over-fetch style).
@@ -165,7 +167,7 @@ async function meExternal(env, token) {
   const db = env.DB.withSession("first-primary");
   const u = await db.prepare("SELECT u.id, u.email, u.role, u.is_active, u.created_at FROM external_identities e JOIN users u ON u.id = e.user_id WHERE e.issuer = ?1 AND e.subject = ?2").bind(c.iss, c.sub).first();
   if (!u) return json({ error: "unauthorized" }, 401);
-  const { count: n } = await gate(env, `user:${u.id}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + 60 });
+  const { count: n } = await gate(env, `user:${u.id}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + PERIOD });
   return json({ id: u.id, email: u.email, role: u.role, isActive: !!u.is_active, createdAt: new Date(u.created_at * 1000).toISOString(), provider: c.iss }, 200,
     { ...limited(LIMIT, n), "X-D1-Bookmark": db.getBookmark() });
 }
@@ -176,7 +178,7 @@ async function me(req, env) {
   const claims = await verifyJwt(env, token);
   if (!claims) return json({ error: "unauthorized" }, 401);
   const name = `user:${claims.sub}`;
-  let s = await gate(env, name, { op: "session", sid: claims.sid, window: windowStart(now()), until: windowStart(now()) + 60 });
+  let s = await gate(env, name, { op: "session", sid: claims.sid, window: windowStart(now()), until: windowStart(now()) + PERIOD });
   if (s.state === "unknown") {
     const f = await env.DB.prepare("SELECT u.is_active, u.created_at, f.revoked_at, f.expires_at FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND u.id = ?2").bind(claims.sid, claims.sub).first();
     s = await gate(env, name, { op: "adopt", sid: claims.sid, expiresAt: f.expires_at, createdAt: f.created_at, window: windowStart(now()), until: f.expires_at });
@@ -187,7 +189,7 @@ async function me(req, env) {
 async function listPosts(req, env) {
   const ip = req.headers.get("CF-Connecting-IP") || "unknown";
   await env.ANON_LIMITER.limit({ key: `anonymous:${ip}` });
-  const { count: n } = await gate(env, `ip:anonymous:${ip}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + 60 });
+  const { count: n } = await gate(env, `ip:anonymous:${ip}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + PERIOD });
   const db = env.DB.withSession("first-unconstrained");
   const filter = "(published = 1 OR author_id = ?1 OR ?2 = 1) AND (?3 IS NULL OR published = ?3)";
   const [count, rows] = await db.batch([
@@ -203,7 +205,7 @@ async function createPost(req, env, ctx) {
   const db = env.DB.withSession("first-primary");
   const k = await db.prepare("SELECT k.id, k.user_id, k.scopes, k.rate_limit, k.expires_at, k.revoked_at, k.last_used_at, u.email, u.role, u.is_active, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?1").bind(hash).first();
   if (!k) return json({ error: "unauthorized" }, 401);
-  const { count: n } = await gate(env, `key:${hash}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + 60 });
+  const { count: n } = await gate(env, `key:${hash}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + PERIOD });
   const input = await req.json();
   const id = crypto.randomUUID();
   const row = await db.prepare("INSERT INTO posts (id, author_id, title, body, published, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id, author_id, title, body, published, created_at, updated_at")
@@ -231,7 +233,7 @@ async function session(env, db, user, t) {
 async function login(req, env, ctx) {
   const ip = req.headers.get("CF-Connecting-IP") || "unknown";
   await env.AUTH_LIMITER.limit({ key: `auth:${ip}` });
-  const { count: n } = await gate(env, `ip:auth:${ip}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + 60 });
+  const { count: n } = await gate(env, `ip:auth:${ip}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + PERIOD });
   const db = env.DB.withSession("first-primary");
   const { email, password } = await req.json();
   await gate(env, `lockout:${await sha256hex(email)}`, { op: "lockout" });
@@ -251,7 +253,7 @@ async function login(req, env, ctx) {
 async function refresh(req, env, ctx) {
   const ip = req.headers.get("CF-Connecting-IP") || "unknown";
   await env.ANON_LIMITER.limit({ key: `anonymous:${ip}` });
-  const { count: n } = await gate(env, `ip:anonymous:${ip}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + 60 });
+  const { count: n } = await gate(env, `ip:anonymous:${ip}`, { op: "count", window: windowStart(now()), until: windowStart(now()) + PERIOD });
   const db = env.DB.withSession("first-primary");
   const { refreshToken } = await req.json();
   const hash = await sha256hex(refreshToken);
@@ -274,6 +276,7 @@ async function refresh(req, env, ctx) {
 
 export default {
   async fetch(req, env, ctx) {
+    PERIOD = Number(env.RATE_LIMIT_PERIOD_SECONDS) || 60;
     const path = new URL(req.url).pathname;
     if (path === "/health") {
       const requestId = crypto.randomUUID();

@@ -1,6 +1,7 @@
 //! The request pipeline: request id, client IP, settings, CORS preflight, routing
 //! (404 / 405), body limits and JSON parsing, the handler, then security headers, CORS,
-//! cookies and one structured log line on every response, errors included.
+//! cookies and a structured log line (every 4xx/5xx answer; every answer with
+//! `LOG_REQUESTS=all`).
 
 use super::ctx::{RequestCtx, RequestParts};
 use super::dispatch::dispatch;
@@ -48,6 +49,8 @@ pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: Context) -> web
     let trust_xff = settings.as_ref().map(|s| s.trust_forwarded_for).unwrap_or(false);
     let ip = client_ip::client_ip(head.get("CF-Connecting-IP"), head.get("X-Forwarded-For"), trust_xff);
     let cors_allowed: Vec<String> = settings.as_ref().map(|s| s.cors_origins.clone()).unwrap_or_default();
+    // Without settings (a configuration error, a 500) the line is written.
+    let log_all = settings.as_ref().map(|s| s.log_all_requests).unwrap_or(true);
 
     let outcome: Result<Reply, ApiError> = match settings {
         Err(e) => Err(ApiError::internal(format!("configuration: {e}"))),
@@ -115,7 +118,9 @@ pub async fn handle(req: web_sys::Request, env: Env, worker_ctx: Context) -> web
     if !is_preflight {
         extra.extend(cors::response_headers(origin, &cors_allowed));
     }
-    log_line(&request_id, &method, &path, status, &ip, code, cause.as_deref());
+    if status >= 400 || log_all {
+        log_line(&request_id, &method, &path, status, &ip, code, cause.as_deref());
+    }
     build_response(status, body, &request_id, extra, cookies)
 }
 
