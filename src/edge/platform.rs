@@ -149,21 +149,10 @@ async fn invoke_async(
     JsFuture::from(promise).await.map_err(|e| format!("{method} rejected: {e:?}"))
 }
 
-/// `fetcher.fetch(url[, {method: "POST", body}])`, then the status and the body text.
-/// Plain js_sys calls: the `worker` crate's Request/Response wrappers cost wasm size.
-pub async fn fetch_text(
-    fetcher: &wasm_bindgen::JsValue,
-    url: &str,
-    post: Option<&str>,
-) -> Result<(u16, String), String> {
-    let mut args = vec![wasm_bindgen::JsValue::from_str(url)];
-    if let Some(body) = post {
-        let init = js_sys::Object::new();
-        let set = |k: &str, v: &str| js_sys::Reflect::set(&init, &k.into(), &v.into()).map(|_| ());
-        set("method", "POST").and_then(|_| set("body", body)).map_err(|_| "request init".to_owned())?;
-        args.push(init.into());
-    }
-    let resp = invoke_async(fetcher, "fetch", &args).await?;
+/// `fetcher.fetch(url)`, then the status and the body text. Plain js_sys calls: the
+/// `worker` crate's Request/Response wrappers cost wasm size.
+async fn fetch_text(fetcher: &wasm_bindgen::JsValue, url: &str) -> Result<(u16, String), String> {
+    let resp = invoke_async(fetcher, "fetch", &[wasm_bindgen::JsValue::from_str(url)]).await?;
     let status = js_sys::Reflect::get(&resp, &"status".into()).ok().and_then(|s| s.as_f64()).unwrap_or(0.0);
     let text = invoke_async(&resp, "text", &[]).await?;
     Ok((status as u16, text.as_string().ok_or_else(|| "body is not text".to_owned())?))
@@ -173,7 +162,7 @@ pub async fn fetch_text(
 pub async fn asset_text(env: &worker::Env, binding: &str, url: &str) -> Result<String, String> {
     let fetcher =
         js_sys::Reflect::get(env.as_ref(), &binding.into()).map_err(|_| format!("binding {binding} missing"))?;
-    match fetch_text(&fetcher, url, None).await? {
+    match fetch_text(&fetcher, url).await? {
         (200, text) => Ok(text),
         (status, _) => Err(format!("status {status}")),
     }
