@@ -4,11 +4,12 @@
 //! counts, `sessions` and `book` user objects, `lockout` lockout objects (a fresh per-IP
 //! object pays one `CREATE TABLE`, not four).
 
+use super::Arg;
 use crate::edge::platform;
 use crate::error::{ApiError, ApiResult};
 use crate::liveness::Entry;
 use crate::throttle::lockout::LockoutState;
-use worker::{SqlStorage, SqlStorageValue as V};
+use worker::SqlStorage;
 
 #[derive(Clone, Copy)]
 enum Table {
@@ -33,18 +34,14 @@ const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS touched (sid TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
 
-/// Bindings as a JSON array (integers, strings, NULL; the only kinds the store binds).
-fn args_json(args: &[V]) -> String {
+/// Bindings as a JSON array.
+fn args_json(args: &[Arg<'_>]) -> String {
     let mut out = String::from("[");
-    for (i, v) in args.iter().enumerate() {
+    for (i, arg) in args.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match v {
-            V::Integer(n) => out.push_str(&n.to_string()),
-            V::String(t) => out.push_str(&serde_json::to_string(t).unwrap_or_else(|_| "null".to_owned())),
-            _ => out.push_str("null"),
-        }
+        super::push_json_arg(&mut out, arg);
     }
     out.push(']');
     out
@@ -74,7 +71,7 @@ impl Store {
         let bit = 1u8 << (t as u8);
         if self.created.get() & bit == 0 {
             let statement = SCHEMA.get(t as usize).copied().unwrap_or_default();
-            self.run(statement, Vec::new())?;
+            self.run(statement, &[])?;
             self.created.set(self.created.get() | bit);
         }
         Ok(())
@@ -92,7 +89,7 @@ impl Store {
             return Ok(until);
         }
         self.table(Table::Keep)?;
-        let row = self.first_row("SELECT until FROM keep WHERE id = 0", Vec::new())?;
+        let row = self.first_row("SELECT until FROM keep WHERE id = 0", &[])?;
         let until = row.and_then(|r| r.first().copied().flatten()).unwrap_or(0);
         self.keep.set(Some(until));
         Ok(until)
@@ -105,7 +102,7 @@ impl Store {
         }
         self.run(
             "INSERT INTO keep (id, until) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET until = excluded.until",
-            vec![V::Integer(until)],
+            &[Arg::Int(until)],
         )?;
         self.keep.set(Some(until));
         Ok(true)
@@ -115,14 +112,14 @@ impl Store {
     /// Runs `query` and reads its first row's integer columns (`None`: NULL or another
     /// type), in one call into JS (`sqlFirst` of js/edge-glue.js) instead of one per
     /// binding, row and value.
-    fn first_row(&self, query: &str, args: Vec<V>) -> ApiResult<Option<Vec<Option<i64>>>> {
-        let text = platform::sql_first(self.sql.as_ref(), query, &args_json(&args))
+    fn first_row(&self, query: &str, args: &[Arg<'_>]) -> ApiResult<Option<Vec<Option<i64>>>> {
+        let text = platform::sql_first(self.sql.as_ref(), query, &args_json(args))
             .map_err(|e| ApiError::unavailable(format!("object storage: {e}")))?;
         let row = crate::json::Json::parse(&text).map_err(|_| ApiError::unavailable("object storage: row"))?;
         Ok(row.value().and_then(|v| v.as_array()).map(|values| values.iter().map(|v| v.as_i64()).collect()))
     }
 
-    fn run(&self, query: &str, args: Vec<V>) -> ApiResult<()> {
+    fn run(&self, query: &str, args: &[Arg<'_>]) -> ApiResult<()> {
         self.first_row(query, args).map(|_| ())
     }
 
@@ -133,17 +130,14 @@ impl Store {
         let row = self.first_row(
             "INSERT INTO counters (name, window_start, count) VALUES (?, ?, 1) \
              ON CONFLICT (name, window_start) DO UPDATE SET count = count + 1 RETURNING count",
-            vec![name.into(), V::Integer(window)],
+            &[name.into(), Arg::Int(window)],
         )?;
         let count = row.and_then(|r| r.first().copied().flatten());
         let count = count.ok_or_else(|| ApiError::unavailable("counter returned no row"))?;
         // The first request of a window drops the counter's older windows (one statement
         // per window, not per request).
         if count == 1 {
-            self.run(
-                "DELETE FROM counters WHERE name = ? AND window_start < ?",
-                vec![name.into(), V::Integer(window)],
-            )?;
+            self.run("DELETE FROM counters WHERE name = ? AND window_start < ?", &[name.into(), Arg::Int(window)])?;
         }
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
@@ -151,7 +145,7 @@ impl Store {
     /// (counter, epoch) of the session book.
     pub fn book(&self) -> ApiResult<(i64, i64)> {
         self.table(Table::Book)?;
-        let row = self.first_row("SELECT counter, epoch FROM book WHERE id = 0", Vec::new())?;
+        let row = self.first_row("SELECT counter, epoch FROM book WHERE id = 0", &[])?;
         Ok(match row.as_deref() {
             Some([Some(counter), Some(epoch)]) => (*counter, *epoch),
             _ => (0, 0),
@@ -163,25 +157,25 @@ impl Store {
         self.run(
             "INSERT INTO book (id, counter, epoch) VALUES (0, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET counter = excluded.counter, epoch = excluded.epoch",
-            vec![V::Integer(counter), V::Integer(epoch)],
+            &[Arg::Int(counter), Arg::Int(epoch)],
         )
     }
 
     pub fn put_session(&self, sid: &str, e: &Entry, now: i64) -> ApiResult<()> {
         self.table(Table::Sessions)?;
         // Expired sessions are pruned as new ones arrive.
-        self.run("DELETE FROM sessions WHERE expires_at <= ?", vec![V::Integer(now)])?;
+        self.run("DELETE FROM sessions WHERE expires_at <= ?", &[Arg::Int(now)])?;
         self.table(Table::Touched)?;
-        self.run("DELETE FROM touched WHERE sid NOT IN (SELECT sid FROM sessions)", Vec::new())?;
+        self.run("DELETE FROM touched WHERE sid NOT IN (SELECT sid FROM sessions)", &[])?;
         self.run(
             "INSERT INTO sessions (sid, seq, expires_at, user_created_at, ended) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (sid) DO NOTHING",
-            vec![
+            &[
                 sid.into(),
-                V::Integer(e.seq),
-                V::Integer(e.expires_at),
-                V::Integer(e.user_created_at),
-                V::Integer(i64::from(e.ended)),
+                Arg::Int(e.seq),
+                Arg::Int(e.expires_at),
+                Arg::Int(e.user_created_at),
+                Arg::Int(i64::from(e.ended)),
             ],
         )
     }
@@ -192,7 +186,7 @@ impl Store {
         self.table(Table::Sessions)?;
         self.run(
             "UPDATE sessions SET seq = ? WHERE sid = ? AND ended = 0 AND seq > ?",
-            vec![V::Integer(seq), sid.into(), V::Integer(epoch)],
+            &[Arg::Int(seq), sid.into(), Arg::Int(epoch)],
         )
     }
 
@@ -206,7 +200,7 @@ impl Store {
             "SELECT b.counter, b.epoch, s.seq, s.expires_at, s.user_created_at, s.ended, t.at \
              FROM (SELECT 0 AS id) AS o LEFT JOIN book AS b ON b.id = o.id \
              LEFT JOIN sessions AS s ON s.sid = ? LEFT JOIN touched AS t ON t.sid = ?",
-            vec![sid.into(), sid.into()],
+            &[sid.into(), sid.into()],
         )?;
         let at = |i: usize| row.as_ref().and_then(|r| r.get(i).copied().flatten());
         let entry = match (at(2), at(3), at(4), at(5)) {
@@ -222,19 +216,18 @@ impl Store {
         self.table(Table::Touched)?;
         self.run(
             "INSERT INTO touched (sid, at) VALUES (?, ?) ON CONFLICT (sid) DO UPDATE SET at = excluded.at",
-            vec![sid.into(), V::Integer(at)],
+            &[sid.into(), Arg::Int(at)],
         )
     }
 
     pub fn end_session(&self, sid: &str) -> ApiResult<()> {
         self.table(Table::Sessions)?;
-        self.run("UPDATE sessions SET ended = 1 WHERE sid = ?", vec![sid.into()])
+        self.run("UPDATE sessions SET ended = 1 WHERE sid = ?", &[sid.into()])
     }
 
     pub fn lockout(&self) -> ApiResult<Option<LockoutState>> {
         self.table(Table::Lockout)?;
-        let row =
-            self.first_row("SELECT failures, window_start, locked_until FROM lockout WHERE id = 0", Vec::new())?;
+        let row = self.first_row("SELECT failures, window_start, locked_until FROM lockout WHERE id = 0", &[])?;
         Ok(match row.as_deref() {
             Some([Some(failures), Some(window_start), locked_until]) => Some(LockoutState {
                 failures: u32::try_from(*failures).unwrap_or(u32::MAX),
@@ -251,16 +244,12 @@ impl Store {
             "INSERT INTO lockout (id, failures, window_start, locked_until) VALUES (0, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, \
              locked_until = excluded.locked_until",
-            vec![
-                V::Integer(i64::from(s.failures)),
-                V::Integer(s.window_start),
-                s.locked_until.map_or(V::Null, V::Integer),
-            ],
+            &[Arg::Int(i64::from(s.failures)), Arg::Int(s.window_start), Arg::from(s.locked_until)],
         )
     }
 
     pub fn clear_lockout(&self) -> ApiResult<()> {
         self.table(Table::Lockout)?;
-        self.run("DELETE FROM lockout WHERE id = 0", Vec::new())
+        self.run("DELETE FROM lockout WHERE id = 0", &[])
     }
 }

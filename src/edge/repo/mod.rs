@@ -80,6 +80,15 @@ fn json_string(out: &mut String, text: &str) {
     out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "null".to_owned()));
 }
 
+/// A binding as JSON (both D1 statements and the objects' SQL cross as JSON text).
+pub(in crate::edge::repo) fn push_json_arg(out: &mut String, arg: &Arg<'_>) {
+    match arg {
+        Arg::Text(t) => json_string(out, t),
+        Arg::Int(i) => out.push_str(&i.to_string()),
+        Arg::Null => out.push_str("null"),
+    }
+}
+
 /// Maps a D1 error: UNIQUE → 409, anything else → 503. The cause is kept for the log.
 pub fn storage_error(e: worker::Error) -> ApiError {
     let text = e.to_string();
@@ -163,11 +172,7 @@ impl Db {
         json_string(&mut out, sql);
         for arg in args {
             out.push(',');
-            match arg {
-                Arg::Text(t) => json_string(&mut out, t),
-                Arg::Int(i) => out.push_str(&i.to_string()),
-                Arg::Null => out.push_str("null"),
-            }
+            push_json_arg(&mut out, arg);
         }
         out.push(']');
         Ok(Stmt(out))
