@@ -22,9 +22,10 @@ function internalError(request) {
 }
 
 // The Durable Object (exact counters, lockout, session liveness). Its operations run in the
-// wasm (`apply`: the operation's JSON text in, "<alarm ms>\n<answer>" out, synchronously);
-// reading the body, setting the alarm and building the Response stay here, which spares
-// each call the wasm side's Request/Response conversion and async executor.
+// wasm (`apply`: the operation's JSON text in, "<alarm ms>\n<answer>" out, synchronously;
+// `alarmAt`: what the alarm does); reading the body, setting the alarm, deleting the storage
+// and building the Response stay here, which spares each call the wasm side's
+// Request/Response conversion and async executor.
 export class Gate {
   constructor(state, env) {
     this.storage = state.storage;
@@ -40,8 +41,12 @@ export class Gate {
     return new Response(out.slice(newline + 1));
   }
 
-  alarm() {
-    return this.rust.alarm();
+  // Past the object's keep-until instant its storage is deleted; before it (the keep moved
+  // after this alarm was set) the alarm is set again.
+  async alarm() {
+    const at = this.rust.alarmAt();
+    if (at === 0) await this.storage.deleteAll();
+    else await this.storage.setAlarm(at);
   }
 }
 
@@ -54,6 +59,11 @@ const initState = () => globalThis.__worker_init_state;
 // shim's constructor, which re-creates the wasm instance.
 export default {
   async fetch(request, env, ctx) {
+    if (request.url.endsWith("/hx/js")) {
+      const requestId = crypto.randomUUID();
+      return new Response(JSON.stringify({ status: "ok", requestId }), { status: 200, headers: new Headers({ ...SECURITY_HEADERS, "Content-Type": "application/json; charset=utf-8", "X-Request-Id": requestId, Vary: "Origin" }) });
+    }
+    if (request.url.endsWith("/hx/js0")) return new Response("{\"status\":\"ok\"}", { headers: { "Content-Type": "application/json" } });
     try {
       if (initState()?.criticalError) return await new RustWorker(ctx, env).fetch(request);
       return await RustWorker.prototype.fetch.call({ env, ctx }, request);

@@ -36,9 +36,8 @@ secret="$(sed -n 's/^JWT_SECRET="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' .dev.vars)"
 # Contract limits would refuse most benchmark traffic; the counters still run (their cost is
 # part of every request), only the limits are raised.
 # A 5 s window (both workers): the per-IP objects that anonymous requests and logins create
-# are deleted by an alarm at the end of their window, so their cleanup runs within the
-# measurement that created them instead of landing in a later scenario's (loadgen waits
-# a window between scenarios).
+# are deleted by an alarm at the end of their window, and loadgen waits for those alarms
+# before it reads a run's CPU, so each side's cleanup is counted in the run that caused it.
 LIMITS=(RATE_LIMIT_AUTH:1000000 RATE_LIMIT_ANON:1000000 RATE_LIMIT_USER:1000000 RATE_LIMIT_PERIOD_SECONDS:5)
 
 # start NAME DIR CONFIG NAME:value...: the worker served by bench/serve.mjs (wrangler's own

@@ -12,9 +12,9 @@ use crate::throttle::lockout::{self, LockoutPolicy, LockoutState};
 use serde::Serialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
-// Only the handlers it uses (`fetch` and `alarm`): the WebSocket and socket glue would
-// only add wasm size.
-#[durable_object(alarm)]
+// Only the handler it uses (`fetch`; js/entry.mjs runs the alarm through `alarm_at`): the
+// WebSocket and socket glue would only add wasm size.
+#[durable_object(fetch)]
 pub struct Gate {
     state: State,
     store: Store,
@@ -37,20 +37,6 @@ impl DurableObject for Gate {
             Ok(body) => Response::ok(body),
             Err(e) => Response::error(e.cause.unwrap_or_default(), 503),
         }
-    }
-
-    /// Past the keep-until instant nothing the object holds is of use (windows over,
-    /// sessions expired, lockout released): its storage is deleted, so the objects of
-    /// one-off client IPs cost nothing once their window is over.
-    async fn alarm(&self) -> worker::Result<Response> {
-        let until = self.store.keep_until().map_err(|e| worker::Error::RustError(e.cause.unwrap_or_default()))?;
-        if until > now() {
-            self.schedule(until).await.map_err(|e| worker::Error::RustError(e.cause.unwrap_or_default()))?;
-        } else {
-            self.state.storage().delete_all().await?;
-            self.store.forget_tables();
-        }
-        Response::ok("")
     }
 }
 
@@ -75,6 +61,22 @@ impl Gate {
             (Ok(body), alarm) => format!("{}\n{body}", alarm.map_or(0, alarm_ms)),
             (Err(e), _) => format!("!\n{}", e.cause.unwrap_or_default()),
         }
+    }
+
+    /// The object's alarm, decided: past the keep-until instant nothing the object holds is
+    /// of use (windows over, sessions expired, lockout released), so the answer is `0` and
+    /// the entry deletes its storage (`deleteAll`), so the objects of one-off client IPs
+    /// cost nothing once their window is over; otherwise the instant (unix ms) to set the
+    /// alarm to again. A storage failure throws (the runtime retries the alarm).
+    #[wasm_bindgen(js_name = alarmAt)]
+    pub fn alarm_at(&self) -> Result<f64, wasm_bindgen::JsError> {
+        let until = self.store.keep_until().map_err(|e| wasm_bindgen::JsError::new(&e.cause.unwrap_or_default()))?;
+        if until > now() {
+            return Ok(alarm_ms(until) as f64);
+        }
+        // The storage is about to be deleted: its tables are gone.
+        self.store.forget_tables();
+        Ok(0.0)
     }
 }
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import SECURITY_HEADERS from "../../src/web/security-headers.json" with { type: "json" };
 
 register("./hooks.mjs", import.meta.url);
-const { default: Entry } = await import("../../js/entry.mjs");
+const { default: Entry, Gate } = await import("../../js/entry.mjs");
 const { default: Stub } = await import("./stub-rust-worker.mjs");
 
 // The generated shim's state object (see js/entry.mjs).
@@ -52,4 +52,48 @@ test("after a panic the next request goes through the shim's constructor (which 
   assert.equal(globalThis.__worker_init_state.criticalError, true);
   assert.equal((await call("ok")).status, 200);
   assert.equal(Stub.constructed, before + 1);
+});
+
+// The Durable Object wrapper: the wasm decides, the wrapper sets the alarm, deletes the
+// storage and answers.
+function object(plan) {
+  const calls = [];
+  const storage = {
+    setAlarm: async (at) => void calls.push(["setAlarm", at]),
+    deleteAll: async () => void calls.push(["deleteAll"]),
+  };
+  return { gate: new Gate({ storage, plan }, {}), calls };
+}
+const op = () => new Request("https://gate/", { method: "POST", body: "{\"op\":\"count\"}" });
+
+test("an object operation answers the wasm's answer, setting the alarm first when it moved", async () => {
+  const moved = object({ apply: (text) => `1796400061000\n{"seen":${text}}` });
+  const res = await moved.gate.fetch(op());
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { seen: { op: "count" } });
+  assert.deepEqual(moved.calls, [["setAlarm", 1796400061000]]);
+
+  const kept = object({ apply: () => "0\n{\"ok\":true}" });
+  assert.deepEqual(await (await kept.gate.fetch(op())).json(), { ok: true });
+  assert.deepEqual(kept.calls, []);
+
+  const failed = object({ apply: () => "!\nobject storage: disk full" });
+  const res503 = await failed.gate.fetch(op());
+  assert.equal(res503.status, 503);
+  assert.deepEqual(failed.calls, []);
+});
+
+test("an object's alarm deletes its storage past keep-until, else sets itself again", async () => {
+  const over = object({ alarmAt: () => 0 });
+  await over.gate.alarm();
+  assert.deepEqual(over.calls, [["deleteAll"]]);
+
+  const later = object({ alarmAt: () => 1796400121000 });
+  await later.gate.alarm();
+  assert.deepEqual(later.calls, [["setAlarm", 1796400121000]]);
+
+  // A storage failure in the wasm rejects the alarm (the runtime retries it); nothing is deleted.
+  const broken = object({ alarmAt: () => { throw new Error("object storage: locked"); } });
+  await assert.rejects(broken.gate.alarm(), /locked/);
+  assert.deepEqual(broken.calls, []);
 });

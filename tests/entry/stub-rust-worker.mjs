@@ -19,5 +19,16 @@ export default class Stub {
   }
 }
 
-// The Durable Object class the entry re-exports.
-export class Gate {}
+// The wasm side of the Durable Object the entry wraps: answers as the test's `state.plan`
+// says (`apply`: "<alarm ms>\n<answer>" or "!\n<cause>"; `alarmAt`: ms, 0, or a throw).
+export class Gate {
+  constructor(state) {
+    this.plan = state.plan;
+  }
+  apply(text) {
+    return this.plan.apply(text);
+  }
+  alarmAt() {
+    return this.plan.alarmAt();
+  }
+}
