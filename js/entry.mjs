@@ -59,11 +59,6 @@ const initState = () => globalThis.__worker_init_state;
 // shim's constructor, which re-creates the wasm instance.
 export default {
   async fetch(request, env, ctx) {
-    if (request.url.endsWith("/hx/js")) {
-      const requestId = crypto.randomUUID();
-      return new Response(JSON.stringify({ status: "ok", requestId }), { status: 200, headers: new Headers({ ...SECURITY_HEADERS, "Content-Type": "application/json; charset=utf-8", "X-Request-Id": requestId, Vary: "Origin" }) });
-    }
-    if (request.url.endsWith("/hx/js0")) return new Response("{\"status\":\"ok\"}", { headers: { "Content-Type": "application/json" } });
     try {
       if (initState()?.criticalError) return await new RustWorker(ctx, env).fetch(request);
       return await RustWorker.prototype.fetch.call({ env, ctx }, request);
