@@ -30,7 +30,7 @@ copy_assets
 
 if [ -f build/index.js ] && [ -f build/index_bg.wasm ] && [ "${FORCE_BUILD:-}" != "1" ] \
    && [ "$(cat build/.keep-names 2>/dev/null || echo 0)" = "${KEEP_NAMES:-0}" ] \
-   && [ -z "$(find src build.rs Cargo.toml Cargo.lock -newer build/index.js -print -quit)" ]; then
+   && [ -z "$(find src js/edge-glue.js build.rs Cargo.toml Cargo.lock -newer build/index.js -print -quit)" ]; then
   echo "[build] build/ is up to date"
   exit 0
 fi
